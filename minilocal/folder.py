@@ -1,0 +1,377 @@
+"""The folder format: the one on-disk layout every minilocal dataset is written in.
+
+A dataset is a directory holding ``metadata.csv`` and, beside it, the files it names::
+
+    ROOT/metadata.csv     one row per face; columns COLUMNS (only file, label required)
+    ROOT/images/*.png     aligned RGB face crops (lossless; compression is applied before)
+    ROOT/masks/*.png      true forgery masks, 0 or 255 (only where one is known)
+    ROOT/rejects.csv      inputs that could not be used: source, reason
+
+Readers also accept a plain ``ROOT/real/*`` + ``ROOT/fake/*`` image layout.
+:class:`FolderWriter` appends each row as soon as its files are on disk, so an
+interrupted run keeps everything it wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .masks import cvm as cvm_mask
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "COLUMNS", "METADATA", "REJECTS", "LABELS", "FaceRecord", "FaceSet", "FolderWriter",
+    "read_records", "load_folder", "assign_splits", "write_records", "data_roots",
+    "find_dataset", "build_dir", "format_landmarks", "parse_landmarks",
+]
+
+METADATA = "metadata.csv"
+REJECTS = "rejects.csv"
+LABELS = {"real": 0, "fake": 1}
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class FaceRecord:
+    """One row of metadata.csv. Paths are relative to the dataset root."""
+
+    file: str  # the image, e.g. images/000001.png
+    label: str  # "real" or "fake"
+    mask: str = ""  # true forgery mask (PNG, 0/255), "" when unknown
+    landmarks: str = ""  # 68 (x, y) in crop pixels, "x0 y0 x1 y1 ...", "" when unknown
+    group: str = ""  # what must not cross splits: the identity or the real video
+    split: str = ""  # train, val or test ("" = not assigned)
+    method: str = ""  # manipulation method, e.g. faceswap, sbi, Deepfakes; "" for real
+    compression: str = ""  # c0, c23 or c40
+    source: str = ""  # the input file this face came from
+    box: str = ""  # face box in the source image, "x0 y0 x1 y1"
+    detection: str = ""  # how the face was found: hog, hog_padded, whole_image, given
+
+
+COLUMNS = [f.name for f in fields(FaceRecord)]
+
+
+def format_landmarks(landmarks: np.ndarray) -> str:
+    """(K, 2) float -> "x0 y0 x1 y1 ..." with 0.01 px precision."""
+    return " ".join(f"{v:.2f}" for v in np.asarray(landmarks, np.float64).reshape(-1))
+
+
+def parse_landmarks(text: str) -> np.ndarray | None:
+    """ "x0 y0 x1 y1 ..." -> (K, 2) float32, or None for ""."""
+    if not text:
+        return None
+    return np.array(text.split(), np.float32).reshape(-1, 2)
+
+
+def data_roots() -> list[Path]:
+    """Where datasets are looked for, in order: $MINILOCAL_DATA, ./datasets_small,
+    ../shared/datasets, and the git-ignored ./build/data where minilocal writes."""
+    roots = []
+    if os.environ.get("MINILOCAL_DATA"):
+        roots.append(Path(os.environ["MINILOCAL_DATA"]))
+    roots += [Path("datasets_small"), Path("..") / "shared" / "datasets", build_dir()]
+    return roots
+
+
+def build_dir() -> Path:
+    """Where minilocal writes datasets it builds: $MINILOCAL_BUILD or ./build/data."""
+    return Path(os.environ.get("MINILOCAL_BUILD", Path("build") / "data"))
+
+
+def find_dataset(name: str) -> Path:
+    """The first data root that holds ``name``.
+
+    Raises:
+        FileNotFoundError: naming every place that was searched.
+    """
+    candidates = [r / name for r in data_roots()]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise FileNotFoundError(f"dataset {name!r} not found; searched: "
+                            + ", ".join(str(c) for c in candidates))
+
+
+def read_records(root: str | Path) -> list[FaceRecord]:
+    """The rows of ``root/metadata.csv``, or of a ``real/`` + ``fake/`` image layout.
+
+    Raises:
+        FileNotFoundError: if neither layout is there.
+        ValueError: on a metadata.csv without file/label columns or with unknown labels.
+    """
+    root = Path(root)
+    meta = root / METADATA
+    if meta.is_file():
+        with open(meta, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = {"file", "label"} - set(reader.fieldnames or [])
+            if missing:
+                raise ValueError(f"{meta} lacks required columns {sorted(missing)}")
+            known = set(COLUMNS)
+            records = [FaceRecord(**{k: (v or "") for k, v in row.items() if k in known})
+                       for row in reader]
+    elif (root / "real").is_dir() or (root / "fake").is_dir():
+        records = []
+        for label in LABELS:
+            folder = root / label
+            if folder.is_dir():
+                records += [FaceRecord(file=f"{label}/{p.name}", label=label)
+                            for p in sorted(folder.iterdir())
+                            if p.suffix.lower() in IMAGE_EXTENSIONS]
+    else:
+        raise FileNotFoundError(f"{root} has neither {METADATA} nor real/ and fake/ folders")
+    bad = sorted({r.label for r in records} - set(LABELS))
+    if bad:
+        raise ValueError(f"{root}: labels must be 'real' or 'fake', found {bad}")
+    return records
+
+
+def write_records(root: str | Path, records: Sequence[FaceRecord]) -> None:
+    """Rewrite ``root/metadata.csv`` atomically (temp file + rename)."""
+    path = Path(root) / METADATA
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(asdict(r) for r in records)
+    os.replace(tmp, path)
+
+
+def assign_splits(records: Sequence[FaceRecord], fractions: tuple[float, float, float] =
+                  (0.8, 0.1, 0.1), seed: int = 0) -> list[FaceRecord]:
+    """Give every record a train/val/test split, by group, deterministically from ``seed``.
+
+    All records of a group (an empty group counts as its own file) land in one split.
+    A group goes to the split chosen by a hash of (seed, group), so adding data never
+    moves an existing group to another split.
+
+    Raises:
+        ValueError: if the fractions are not three non-negative numbers summing to 1.
+    """
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"fractions must be 3 non-negative numbers summing to 1, got {fractions}")
+    cuts = np.cumsum(fractions)
+    out = []
+    for r in records:
+        key = r.group or r.file
+        u = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16) / 16**12
+        out.append(replace(r, split=SPLITS[int(np.searchsorted(cuts, u, side="right").clip(0, 2))]))
+    return out
+
+
+def _read_rgb(path: Path, size: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """(H, W, 3) uint8 RGB, resized to size x size if given, and the size on disk."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"cannot read image {path}")
+    saved = bgr.shape[:2]
+    if size is not None and saved != (size, size):
+        bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), saved
+
+
+@dataclass
+class FaceSet:
+    """A folder-format dataset held in memory.
+
+    images: (N, 3, H, W) uint8 RGB.
+    labels: (N,) int64, 0 real, 1 fake.
+    masks: (N, H, W) uint8 {0, 1}, the true forgery masks (zeros where none is known).
+    has_mask: (N,) bool, whether row n has a true forgery mask.
+    cvm: (N, H, W) uint8 {0, 1}, the landmark convex hull (zeros where no landmarks).
+    has_cvm: (N,) bool, whether row n has landmarks.
+    records: the N metadata rows.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor
+    has_mask: torch.Tensor
+    cvm: torch.Tensor
+    has_cvm: torch.Tensor
+    records: list[FaceRecord]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def subset(self, index: Sequence[int] | torch.Tensor) -> "FaceSet":
+        """The rows at ``index``, in that order."""
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return FaceSet(self.images[idx], self.labels[idx], self.masks[idx], self.has_mask[idx],
+                       self.cvm[idx], self.has_cvm[idx], [self.records[i] for i in idx.tolist()])
+
+
+def load_folder(root: str | Path, split: str | Iterable[str] | None = None,
+                size: int | None = None, progress: bool = False) -> FaceSet:
+    """Load a folder-format dataset into memory as uint8 tensors.
+
+    Args:
+        root: the dataset directory.
+        split: keep only rows of this split (or these splits). Default: all rows.
+        size: resize images (and masks) to size x size. Default: keep; then all images
+            must already share one size.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        a :class:`FaceSet`.
+
+    Raises:
+        ValueError: when no row is left, or images differ in size and ``size`` is None.
+    """
+    root = Path(root)
+    records = read_records(root)
+    if split is not None:
+        keep = {split} if isinstance(split, str) else set(split)
+        records = [r for r in records if r.split in keep]
+    if not records:
+        raise ValueError(f"{root}: no images" + (f" in split {split!r}" if split else ""))
+    from tqdm.auto import tqdm
+
+    images, masks, hulls, has_mask, has_cvm = [], [], [], [], []
+    for r in tqdm(records, desc=f"loading {root.name}", disable=not progress):
+        im, saved = _read_rgb(root / r.file, size)
+        H, W = im.shape[:2]
+        if images and im.shape != images[0].shape:
+            raise ValueError(f"{r.file} is {W}x{H} but earlier images are "
+                             f"{images[0].shape[1]}x{images[0].shape[0]}; pass size=")
+        images.append(im)
+        mask = np.zeros((H, W), np.uint8)
+        if r.mask:
+            m = cv2.imread(str(root / r.mask), cv2.IMREAD_GRAYSCALE)
+            if m is None:
+                raise ValueError(f"cannot read mask {root / r.mask}")
+            if m.shape != (H, W):
+                m = cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST)
+            mask = (m > 127).astype(np.uint8)
+        masks.append(mask)
+        has_mask.append(bool(r.mask))
+        pts = parse_landmarks(r.landmarks)  # in the saved image's pixels
+        hull = np.zeros((H, W), np.uint8)
+        if pts is not None:
+            if saved != (H, W):
+                pts = pts * np.array([W / saved[1], H / saved[0]], np.float32)
+            hull = cvm_mask(pts, H, W)
+        hulls.append(hull)
+        has_cvm.append(pts is not None)
+    return FaceSet(
+        images=torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
+        labels=torch.tensor([LABELS[r.label] for r in records], dtype=torch.long),
+        masks=torch.from_numpy(np.stack(masks)),
+        has_mask=torch.tensor(has_mask),
+        cvm=torch.from_numpy(np.stack(hulls)),
+        has_cvm=torch.tensor(has_cvm),
+        records=records,
+    )
+
+
+class FolderWriter:
+    """Write a folder-format dataset row by row; nothing written is lost on a crash.
+
+    Args:
+        root: the dataset directory (created).
+        overwrite: start a new metadata.csv even if one exists. Default: False, which
+            appends to an existing dataset and skips names already present.
+
+    Example:
+        >>> with FolderWriter("build/data/demo") as w:
+        ...     w.add(face_rgb, "fake", mask=mask, landmarks=pts, group="id7", method="sbi")
+        ...     w.reject("broken.jpg", "no face found")
+    """
+
+    def __init__(self, root: str | Path, overwrite: bool = False) -> None:
+        self.root = Path(root)
+        (self.root / "images").mkdir(parents=True, exist_ok=True)
+        (self.root / "masks").mkdir(parents=True, exist_ok=True)
+        meta, rej = self.root / METADATA, self.root / REJECTS
+        self.existing: set[str] = set()
+        if overwrite or not meta.exists():
+            with open(meta, "w", newline="") as f:
+                csv.DictWriter(f, fieldnames=COLUMNS).writeheader()
+            with open(rej, "w", newline="") as f:
+                csv.writer(f).writerow(["source", "reason"])
+        else:
+            self.existing = {Path(r.file).stem for r in read_records(self.root)}
+            if not rej.exists():
+                with open(rej, "w", newline="") as f:
+                    csv.writer(f).writerow(["source", "reason"])
+        self._meta = open(meta, "a", newline="")
+        self._rej = open(rej, "a", newline="")
+        self._writer = csv.DictWriter(self._meta, fieldnames=COLUMNS)
+        self.count = len(self.existing)
+        self.rejected = 0
+
+    def __enter__(self) -> "FolderWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._meta.close()
+        self._rej.close()
+
+    def add(self, image: np.ndarray, label: str, *, mask: np.ndarray | None = None,
+            landmarks: np.ndarray | None = None, name: str | None = None,
+            **columns: str) -> FaceRecord:
+        """Write one face and append its row.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            label: "real" or "fake".
+            mask: (H, W) true forgery mask, {0, 1} or {0, 255}; None when unknown.
+            landmarks: (68, 2) float (x, y) in image pixels; None when unknown.
+            name: file stem; default: a running number.
+            columns: other FaceRecord fields (group, method, compression, source, box,
+                detection, split).
+
+        Raises:
+            ValueError: on a bad image, label or mask shape.
+        """
+        if label not in LABELS:
+            raise ValueError(f"label must be 'real' or 'fake', got {label!r}")
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        if mask is not None and np.asarray(mask).shape != image.shape[:2]:
+            raise ValueError(f"mask must be {image.shape[:2]}, got {np.asarray(mask).shape}")
+        name = name or f"{self.count:06d}"
+        if name in self.existing:
+            raise ValueError(f"{name!r} is already in {self.root}")
+        rec = FaceRecord(file=f"images/{name}.png", label=label, **columns)
+        _write_png(self.root / rec.file, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if mask is not None:
+            rec.mask = f"masks/{name}.png"
+            _write_png(self.root / rec.mask, (np.asarray(mask) > 0).astype(np.uint8) * 255)
+        if landmarks is not None:
+            rec.landmarks = format_landmarks(landmarks)
+        self._writer.writerow(asdict(rec))
+        self._meta.flush()
+        self.existing.add(name)
+        self.count += 1
+        return rec
+
+    def reject(self, source: str, reason: str) -> None:
+        """Record an input that could not be used, and why."""
+        csv.writer(self._rej).writerow([source, reason])
+        self._rej.flush()
+        self.rejected += 1
+        logger.info("rejected %s: %s", source, reason)
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.stem + ".tmp.png")
+    if not cv2.imwrite(str(tmp), array):
+        raise OSError(f"could not write {path}")
+    os.replace(tmp, path)

@@ -1,0 +1,154 @@
+"""Segmentation masks used as dense labels (paper section 3.1).
+
+* zeros mask (ZM): every pixel real, for real images;
+* ones mask (OM): every pixel generated, for fully synthetic (GAN) images;
+* convex-hull mask (CVM): 1 inside the convex hull of the 68 facial landmarks;
+* real forgery mask: the pixels that differ between an aligned real/fake pair.
+
+All masks are (H, W) uint8 arrays with values in {0, 1}.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["MASK_KINDS", "zeros_mask", "ones_mask", "cvm", "real_mask", "label_mask"]
+
+MASK_KINDS = ("zeros", "ones", "cvm", "real")
+
+
+def _check_size(height: int, width: int) -> None:
+    if int(height) < 1 or int(width) < 1:
+        raise ValueError(f"mask size must be positive, got {height}x{width}")
+
+
+def zeros_mask(height: int, width: int) -> np.ndarray:
+    """Zeros mask (ZM): no manipulated pixel. Returns (H, W) uint8 of 0."""
+    _check_size(height, width)
+    return np.zeros((height, width), np.uint8)
+
+
+def ones_mask(height: int, width: int) -> np.ndarray:
+    """Ones mask (OM): every pixel generated. Returns (H, W) uint8 of 1."""
+    _check_size(height, width)
+    return np.ones((height, width), np.uint8)
+
+
+def cvm(landmarks: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Convex-hull mask (CVM, paper 3.1, Fig. 2b) of facial landmarks.
+
+    Args:
+        landmarks: (K, 2) float, (x, y) in pixels, K >= 3 (68 from dlib). Points outside
+            the image are allowed; the hull is clipped to it.
+        height, width: the mask size H, W.
+
+    Returns:
+        (H, W) uint8 in {0, 1}, 1 inside the convex hull (border included).
+
+    Raises:
+        ValueError: if landmarks is not (K, 2) with K >= 3, holds NaN, or spans no area.
+    """
+    _check_size(height, width)
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 3:
+        raise ValueError(f"landmarks must be (K, 2) with K >= 3, got shape {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError("landmarks contain NaN or inf")
+    hull = cv2.convexHull(np.round(pts).astype(np.int32))
+    if cv2.contourArea(hull) <= 0:
+        raise ValueError("landmarks are collinear: their convex hull has no area")
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask
+
+
+def real_mask(
+    real: np.ndarray,
+    fake: np.ndarray,
+    threshold: int = 12,
+    blur_sigma: float = 1.0,
+    open_size: int = 3,
+    close_size: int = 7,
+    min_area: float = 0.001,
+) -> np.ndarray:
+    """Real forgery mask from an aligned real/fake pair (e.g. the same video frame).
+
+    Steps: Gaussian blur both images (``blur_sigma``, suppresses compression noise);
+    per-pixel absolute difference, maximum over channels; keep pixels with difference
+    > ``threshold`` (uint8 levels); morphological opening with an ``open_size`` ellipse
+    (removes specks), closing with a ``close_size`` ellipse (fills small holes); drop
+    connected components smaller than ``min_area`` of the image.
+
+    Args:
+        real, fake: (H, W, 3) uint8, pixel-aligned.
+        threshold: difference in uint8 levels above which a pixel counts as changed.
+
+    Returns:
+        (H, W) uint8 in {0, 1}.
+
+    Raises:
+        ValueError: if the images are not equal-size (H, W, 3) uint8.
+    """
+    real, fake = np.asarray(real), np.asarray(fake)
+    for name, im in (("real", real), ("fake", fake)):
+        if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3:
+            raise ValueError(f"{name} must be (H, W, 3) uint8, got {im.shape} {im.dtype}")
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape: {real.shape} vs {fake.shape}")
+    if blur_sigma > 0:
+        real = cv2.GaussianBlur(real, (0, 0), blur_sigma)
+        fake = cv2.GaussianBlur(fake, (0, 0), blur_sigma)
+    diff = cv2.absdiff(real, fake).max(axis=2)
+    mask = (diff > threshold).astype(np.uint8)
+    if open_size > 1:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (open_size, open_size))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
+    if close_size > 1:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_size, close_size))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(n, np.uint8)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area * mask.size
+    return keep[labels]
+
+
+def label_mask(kind: str, label: int, height: int, width: int,
+               landmarks: np.ndarray | None = None,
+               forgery_mask: np.ndarray | None = None,
+               gate_by_label: bool = True) -> np.ndarray:
+    """The (H, W) dense label of one image for a mask kind, as the paper assigns them.
+
+    A head that predicts manipulated pixels (``gate_by_label=True``, e.g. ``fake``) gets
+    zeros for every real image (label 0) and, for a fake (label 1):
+
+    * ``zeros``: zeros; ``ones``: ones (OM, fully generated images);
+    * ``cvm``: the convex hull of ``landmarks``;
+    * ``real``: the true ``forgery_mask``.
+
+    A head that predicts the face region (``gate_by_label=False``, e.g. ``face``) gets the
+    same mask for real and fake images (CVM, or the forgery mask where there is one).
+
+    Raises:
+        ValueError: on an unknown kind or when the landmarks / forgery mask it needs are
+            missing or of the wrong shape.
+    """
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
+    if label not in (0, 1):
+        raise ValueError(f"label must be 0 (real) or 1 (fake), got {label!r}")
+    if kind == "zeros" or (gate_by_label and label == 0):
+        return zeros_mask(height, width)
+    if kind == "ones":
+        return ones_mask(height, width)
+    if kind == "cvm":
+        if landmarks is None:
+            raise ValueError("mask kind 'cvm' needs landmarks")
+        return cvm(landmarks, height, width)
+    if forgery_mask is None:
+        if label == 0:
+            return zeros_mask(height, width)
+        raise ValueError("mask kind 'real' needs the forgery mask of each fake image")
+    if forgery_mask.shape != (height, width):
+        raise ValueError(f"forgery mask must be ({height}, {width}), got {forgery_mask.shape}")
+    return (np.asarray(forgery_mask) > 0).astype(np.uint8)
