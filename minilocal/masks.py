@@ -47,7 +47,8 @@ def cvm(landmarks: np.ndarray, height: int, width: int) -> np.ndarray:
         (H, W) uint8 in {0, 1}, 1 inside the convex hull (border included).
 
     Raises:
-        ValueError: if landmarks is not (K, 2) with K >= 3, holds NaN, or spans no area.
+        ValueError: if landmarks is not (K, 2) with K >= 3, holds NaN, spans no area, or
+            lies wholly outside the image (never a silent all-zero mask).
     """
     _check_size(height, width)
     pts = np.asarray(landmarks, dtype=np.float64)
@@ -60,6 +61,8 @@ def cvm(landmarks: np.ndarray, height: int, width: int) -> np.ndarray:
         raise ValueError("landmarks are collinear: their convex hull has no area")
     mask = np.zeros((height, width), np.uint8)
     cv2.fillConvexPoly(mask, hull, 1)
+    if not mask.any():
+        raise ValueError(f"the landmarks' convex hull lies outside the {width}x{height} image")
     return mask
 
 

@@ -1,0 +1,20 @@
+"""Shared fixtures: seeded RNGs and one thread, so tests are repeatable and light."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Seed every RNG before each test (as captum's BaseTest does)."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_configure(config):
+    torch.set_num_threads(1)

@@ -1,0 +1,138 @@
+"""Tests for minilocal/folder.py: the folder format, splits by group, in-memory loading."""
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+
+from minilocal.folder import (
+    FolderWriter,
+    assign_splits,
+    find_dataset,
+    load_folder,
+    parse_landmarks,
+    read_records,
+    write_records,
+)
+
+SQUARE = np.array([[8, 8], [24, 8], [24, 24], [8, 24]], np.float32)
+
+
+def face(value: int, size: int = 32) -> np.ndarray:
+    return np.full((size, size, 3), value, np.uint8)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    root = tmp_path / "ds"
+    with FolderWriter(root) as w:
+        for i in range(8):
+            mask = np.zeros((32, 32), np.uint8)
+            mask[:8] = 1
+            w.add(face(10 * i), "fake" if i % 2 else "real", mask=mask if i % 2 else None,
+                  landmarks=SQUARE, group=f"g{i // 2}", method="sbi" if i % 2 else "")
+        w.reject("broken.jpg", "unreadable")
+    return root
+
+
+class TestWriter:
+    def test_rows_files_and_rejects(self, dataset):
+        recs = read_records(dataset)
+        assert len(recs) == 8 and recs[1].mask == "masks/000001.png" and recs[0].mask == ""
+        assert all((dataset / r.file).is_file() for r in recs)
+        rejects = list(csv.reader(open(dataset / "rejects.csv")))
+        assert rejects == [["source", "reason"], ["broken.jpg", "unreadable"]]
+        np.testing.assert_allclose(parse_landmarks(recs[0].landmarks), SQUARE)
+
+    def test_reopening_appends_and_keeps_rows(self, dataset):
+        with FolderWriter(dataset) as w:
+            w.add(face(1), "real")
+        assert len(read_records(dataset)) == 9
+
+    def test_rows_survive_a_crash(self, tmp_path):
+        w = FolderWriter(tmp_path / "x")
+        w.add(face(1), "real")  # never closed, as if the process died
+        assert len(read_records(tmp_path / "x")) == 1
+
+    def test_rejects_bad_label_and_image(self, tmp_path):
+        with FolderWriter(tmp_path / "y") as w:
+            with pytest.raises(ValueError, match="label must be"):
+                w.add(face(1), "maybe")
+            with pytest.raises(ValueError, match="uint8 RGB"):
+                w.add(np.zeros((8, 8)), "real")
+            with pytest.raises(ValueError, match="mask must be"):
+                w.add(face(1), "fake", mask=np.zeros((4, 4)))
+
+
+class TestReaders:
+    def test_real_fake_subfolders(self, tmp_path):
+        for label in ("real", "fake"):
+            (tmp_path / label).mkdir()
+            cv2.imwrite(str(tmp_path / label / "a.png"), face(5))
+        recs = read_records(tmp_path)
+        assert [(r.file, r.label) for r in recs] == [("real/a.png", "real"), ("fake/a.png", "fake")]
+
+    def test_missing_layout(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="neither"):
+            read_records(tmp_path)
+
+    def test_unknown_label(self, tmp_path):
+        (tmp_path / "metadata.csv").write_text("file,label\na.png,spoof\n")
+        with pytest.raises(ValueError, match="labels must be"):
+            read_records(tmp_path)
+
+    def test_missing_columns(self, tmp_path):
+        (tmp_path / "metadata.csv").write_text("path,label\na.png,real\n")
+        with pytest.raises(ValueError, match="lacks required columns"):
+            read_records(tmp_path)
+
+    def test_find_dataset_names_where_it_looked(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("MINILOCAL_DATA", str(tmp_path))
+        (tmp_path / "mine").mkdir()
+        assert find_dataset("mine") == tmp_path / "mine"
+        with pytest.raises(FileNotFoundError, match="searched"):
+            find_dataset("no_such_dataset")
+
+
+class TestSplits:
+    def test_no_group_crosses_splits_and_it_is_deterministic(self, dataset):
+        recs = [r for r in read_records(dataset)] * 30
+        for i, r in enumerate(recs):
+            r.group = f"g{i % 50}"
+        a, b = assign_splits(recs, seed=1), assign_splits(recs, seed=1)
+        assert [r.split for r in a] == [r.split for r in b]
+        by_group = {}
+        for r in a:
+            by_group.setdefault(r.group, set()).add(r.split)
+        assert all(len(s) == 1 for s in by_group.values())
+        assert {r.split for r in a} == {"train", "val", "test"}
+        assert [r.split for r in assign_splits(recs, seed=2)] != [r.split for r in a]
+
+    def test_rejects_bad_fractions(self, dataset):
+        with pytest.raises(ValueError, match="summing to 1"):
+            assign_splits(read_records(dataset), fractions=(0.5, 0.5, 0.5))
+
+
+class TestLoad:
+    def test_tensors_and_masks(self, dataset):
+        write_records(dataset, assign_splits(read_records(dataset), seed=0))
+        s = load_folder(dataset)
+        assert s.images.shape == (8, 3, 32, 32) and s.images.dtype.is_floating_point is False
+        assert s.labels.tolist() == [0, 1] * 4
+        assert s.has_mask.tolist() == [False, True] * 4
+        assert s.masks[1, :8].all() and s.masks[1, 8:].sum() == 0 and s.masks[0].sum() == 0
+        assert s.cvm[0].sum() == 17 * 17 and s.has_cvm.all()
+        assert len(s.subset([1, 3])) == 2
+
+    def test_resize_scales_landmarks(self, dataset):
+        s = load_folder(dataset, size=64)
+        assert s.images.shape[-1] == 64 and s.cvm[0].sum() == 33 * 33
+
+    def test_split_filter(self, dataset):
+        recs = assign_splits(read_records(dataset), seed=0)
+        write_records(dataset, recs)
+        train = load_folder(dataset, split="train")
+        assert len(train) == sum(r.split == "train" for r in recs)
+        with pytest.raises(ValueError, match="no images"):
+            load_folder(dataset, split="nonexistent")

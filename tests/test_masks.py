@@ -1,0 +1,113 @@
+"""Tests for minilocal/masks.py: ZM, OM, CVM, real forgery masks and label assignment."""
+
+import numpy as np
+import pytest
+
+from minilocal.masks import cvm, label_mask, ones_mask, real_mask, zeros_mask
+
+SQUARE = np.array([[10, 10], [20, 10], [20, 20], [10, 20], [15, 15]], np.float32)
+
+
+class TestConstantMasks:
+    def test_zeros_and_ones(self):
+        z, o = zeros_mask(4, 5), ones_mask(4, 5)
+        assert z.shape == o.shape == (4, 5) and z.dtype == o.dtype == np.uint8
+        assert z.sum() == 0 and o.sum() == 20
+
+    def test_rejects_empty_size(self):
+        with pytest.raises(ValueError, match="positive"):
+            zeros_mask(0, 5)
+
+
+class TestCVM:
+    def test_square_hull_has_known_area(self):
+        m = cvm(SQUARE, 32, 32)
+        assert m.dtype == np.uint8 and set(np.unique(m)) == {0, 1}
+        assert m.sum() == 11 * 11  # border pixels included
+        assert m[15, 15] == 1 and m[9, 15] == 0
+
+    def test_points_outside_the_image_are_clipped(self):
+        m = cvm(SQUARE * 2, 32, 32)  # hull 20..40 reaches past the 32 px image
+        assert m[31, 31] == 1 and m[0, 0] == 0 and m.sum() == 12 * 12
+
+    def test_rejects_two_landmarks(self):
+        with pytest.raises(ValueError, match="K >= 3"):
+            cvm(np.zeros((2, 2)), 8, 8)
+
+    def test_rejects_collinear_landmarks(self):
+        with pytest.raises(ValueError, match="collinear"):
+            cvm(np.array([[0, 0], [1, 1], [2, 2], [3, 3]]), 8, 8)
+
+    def test_rejects_nan(self):
+        pts = SQUARE.copy()
+        pts[0, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            cvm(pts, 32, 32)
+
+
+class TestRealMask:
+    def test_finds_the_changed_block_and_ignores_noise(self):
+        rng = np.random.default_rng(0)
+        real = rng.integers(60, 200, (64, 64, 3), dtype=np.uint8)
+        fake = np.clip(real.astype(int) + rng.integers(-3, 4, real.shape), 0, 255).astype(np.uint8)
+        fake[20:40, 24:44] = 255 - fake[20:40, 24:44]  # a strong local edit
+        m = real_mask(real, fake)
+        assert m.dtype == np.uint8
+        assert m[22:38, 26:42].all()  # the edit's inside
+        assert m[:16].sum() == 0 and m[48:].sum() == 0  # noise only: nothing
+
+    def test_identical_images_give_zeros(self):
+        im = np.full((16, 16, 3), 100, np.uint8)
+        assert real_mask(im, im.copy()).sum() == 0
+
+    def test_rejects_different_shapes(self):
+        with pytest.raises(ValueError, match="same shape"):
+            real_mask(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))
+
+    def test_rejects_float_images(self):
+        with pytest.raises(ValueError, match="uint8"):
+            real_mask(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)))
+
+
+class TestLabelMask:
+    def test_manipulation_head_gives_zeros_for_real_images(self):
+        for kind in ("ones", "cvm", "real"):
+            m = label_mask(kind, 0, 32, 32, landmarks=SQUARE)
+            assert m.sum() == 0
+
+    def test_fake_images_get_their_kind(self):
+        true = np.zeros((32, 32), np.uint8)
+        true[:4] = 1
+        assert label_mask("ones", 1, 32, 32).sum() == 32 * 32
+        assert label_mask("cvm", 1, 32, 32, landmarks=SQUARE).sum() == 121
+        assert label_mask("real", 1, 32, 32, forgery_mask=true).sum() == 128
+        assert label_mask("zeros", 1, 32, 32).sum() == 0
+
+    def test_face_head_gets_the_hull_for_real_images_too(self):
+        m = label_mask("cvm", 0, 32, 32, landmarks=SQUARE, gate_by_label=False)
+        assert m.sum() == 121
+
+    def test_rejects_unknown_kind(self):
+        with pytest.raises(ValueError, match="unknown mask kind"):
+            label_mask("hull", 1, 8, 8)
+
+    def test_rejects_missing_landmarks(self):
+        with pytest.raises(ValueError, match="needs landmarks"):
+            label_mask("cvm", 1, 8, 8)
+
+    def test_rejects_missing_forgery_mask(self):
+        with pytest.raises(ValueError, match="needs the forgery mask"):
+            label_mask("real", 1, 8, 8)
+
+    def test_rejects_wrong_mask_shape(self):
+        with pytest.raises(ValueError, match="forgery mask must be"):
+            label_mask("real", 1, 8, 8, forgery_mask=np.ones((4, 4)))
+
+    def test_rejects_bad_label(self):
+        with pytest.raises(ValueError, match="label must be"):
+            label_mask("ones", 2, 8, 8)
+
+
+def test_cvm_rejects_a_hull_outside_the_image():
+    with pytest.raises(ValueError, match="outside"):
+        cvm(SQUARE + 100, 32, 32)
