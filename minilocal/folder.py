@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "COLUMNS", "METADATA", "REJECTS", "LABELS", "FaceRecord", "FaceSet", "FolderWriter",
     "read_records", "load_folder", "assign_splits", "write_records", "data_roots",
-    "find_dataset", "build_dir", "format_landmarks", "parse_landmarks",
+    "find_dataset", "build_dir", "built_dataset", "format_landmarks", "parse_landmarks",
 ]
 
 METADATA = "metadata.csv"
@@ -76,12 +76,12 @@ def parse_landmarks(text: str) -> np.ndarray | None:
 
 
 def data_roots() -> list[Path]:
-    """Where datasets are looked for, in order: $MINILOCAL_DATA, ./datasets_small,
-    ../shared/datasets, and the git-ignored ./build/data where minilocal writes."""
+    """Where raw datasets are looked for, in order: $MINILOCAL_DATA, ./datasets_small,
+    ../shared/datasets, and ./build/data/raw (where `minilocal data download` puts them)."""
     roots = []
     if os.environ.get("MINILOCAL_DATA"):
         roots.append(Path(os.environ["MINILOCAL_DATA"]))
-    roots += [Path("datasets_small"), Path("..") / "shared" / "datasets", build_dir()]
+    roots += [Path("datasets_small"), Path("..") / "shared" / "datasets", build_dir() / "raw"]
     return roots
 
 
@@ -91,7 +91,7 @@ def build_dir() -> Path:
 
 
 def find_dataset(name: str) -> Path:
-    """The first data root that holds ``name``.
+    """The first data root that holds the raw dataset ``name``.
 
     Raises:
         FileNotFoundError: naming every place that was searched.
@@ -102,6 +102,20 @@ def find_dataset(name: str) -> Path:
             return c
     raise FileNotFoundError(f"dataset {name!r} not found; searched: "
                             + ", ".join(str(c) for c in candidates))
+
+
+def built_dataset(name: str) -> Path:
+    """A folder-format dataset that minilocal built (``build_dir() / name``).
+
+    Raises:
+        FileNotFoundError: with the command that builds it, if it is not there.
+    """
+    path = build_dir() / name
+    if not (path / METADATA).is_file():
+        raise FileNotFoundError(
+            f"built dataset {name!r} not found at {path}; build it first, e.g. "
+            f"`minilocal preprocess ../shared/datasets/dfdc_faces {path} --kind dfdc_faces`")
+    return path
 
 
 def read_records(root: str | Path) -> list[FaceRecord]:

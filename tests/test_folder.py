@@ -136,3 +136,14 @@ class TestLoad:
         assert len(train) == sum(r.split == "train" for r in recs)
         with pytest.raises(ValueError, match="no images"):
             load_folder(dataset, split="nonexistent")
+
+
+def test_built_dataset_says_how_to_build_it(tmp_path, monkeypatch):
+    from minilocal.folder import built_dataset
+
+    monkeypatch.setenv("MINILOCAL_BUILD", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="minilocal preprocess"):
+        built_dataset("dfdc_faces")
+    with FolderWriter(tmp_path / "dfdc_faces") as w:
+        w.add(face(1), "real")
+    assert built_dataset("dfdc_faces") == tmp_path / "dfdc_faces"
