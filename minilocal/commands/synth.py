@@ -1,0 +1,58 @@
+"""``minilocal synth``: fakes with exact forgery masks made from real faces."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub) -> None:
+    from ..synth import METHODS
+
+    p = sub.add_parser(
+        "synth", help="make fakes with exact masks (faceswap, sbi, partswap) from real faces",
+        description="Make fakes from the real faces of SRC (a folder-format dataset with "
+                    "landmarks, or raw images, which are aligned first) and write the reals "
+                    "and the fakes, with their exact forgery masks, to the folder-format "
+                    "dataset OUT. A real and its fakes share a group and a split.")
+    p.add_argument("src", metavar="SRC", help="real faces: e.g. build/data/lfw_faces")
+    p.add_argument("out", metavar="OUT", help="dataset folder to write")
+    p.add_argument("--method", choices=(*METHODS, "all"), default="all",
+                   help="manipulation (default: all, one fake per method and target)")
+    p.add_argument("--n", type=int, default=100, help="targets, i.e. fakes per method "
+                   "(default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--compress", choices=("c0", "c23", "c40"), default="c0",
+                   help="H.264 level applied to reals and fakes after synthesis (default c0)")
+    p.add_argument("--preview", metavar="PNG", default=None,
+                   help="write a montage of target / fake / soft mask / mask rows")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="pool of faces to use (default: all; raw images: max(2n, 200))")
+    p.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit code 0 when at least one fake was written, 1 otherwise."""
+    from ..synth import make_fakes
+
+    summary = make_fakes(args.src, args.out, method=args.method, n=args.n, seed=args.seed,
+                         compression=args.compress, workers=args.workers,
+                         progress=not args.no_progress, preview=args.preview,
+                         limit=args.limit, size=args.size, overwrite=args.overwrite)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        fakes = ", ".join(f"{m} {c}" for m, c in summary["fakes"].items())
+        print(f"{summary['out']}: {summary['reals']} reals, fakes: {fakes}; "
+              f"{summary['rejected']} rejected; pool {summary['pool']} faces; "
+              f"{summary['seconds']} s ({summary['fakes_per_s']} fakes/s)")
+        for reason, count in summary["reject_reasons"].items():
+            print(f"rejected {count}: {reason}")
+        if args.preview:
+            print(f"preview: {args.preview}")
+    return 0 if sum(summary["fakes"].values()) else 1
