@@ -1,0 +1,219 @@
+"""Folder-format datasets of real faces and their synthetic fakes (``minilocal synth``).
+
+:func:`synthesize` makes one fake of a pool face by one of :data:`METHODS`;
+:func:`make_fakes` writes the reals and their fakes with exact forgery masks (paper 3.1:
+every training label generated automatically); :func:`montage` draws target / fake /
+masks rows to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..folder import METADATA, FolderWriter
+from ._workers import _STATE, _imap
+from .blend import SynthResult
+from .faceswap import faceswap
+from .partswap import PARTS, part_swap
+from .pool import (SOURCE_K, FacePool, _has_landmarks, _nearest, load_pool,
+                   normalize_landmarks)
+from .sbi import self_blend
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("faceswap", "sbi", "partswap")
+
+
+def synthesize(pool: FacePool, index: int, method: str, rng: np.random.Generator
+               ) -> SynthResult:
+    """One fake of pool face ``index`` by ``method``; swaps take a source of another
+    identity (group) in the same split, with a similar pose (:func:`.pool.choose_source`).
+
+    Raises:
+        ValueError: on an unknown method, or from the method (e.g. a one-face pool).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+    target, tl = pool.images[index], pool.landmarks[index]
+    if method == "sbi":
+        return self_blend(target, tl, rng)
+    other = pool._groups != pool._groups[index]
+    usable = other & (pool._splits == pool._splits[index])
+    if not usable.any():  # a small pool: any other identity, else any other face
+        usable = other if other.any() else np.arange(len(pool)) != index
+    if method == "faceswap":
+        j = _nearest(pool._shapes[index], pool._shapes, usable, SOURCE_K, rng)
+        return faceswap(target, tl, pool.images[j], pool.landmarks[j], rng, source_index=j)
+    part = sorted(PARTS)[int(rng.integers(len(PARTS)))]
+    idx = [i for group in PARTS[part] for i in group]  # match the face and the part's shape
+    shapes = np.concatenate([pool._shapes, normalize_landmarks(pool.landmarks[:, idx])], 1)
+    j = _nearest(shapes[index], shapes, usable, SOURCE_K, rng)
+    return part_swap(target, tl, pool.images[j], pool.landmarks[j], rng, part, j)
+
+
+def _fakes_of(index: int) -> tuple[np.ndarray, list]:
+    """Worker task: the (compressed) real of pool face ``index`` and, per method, either
+    (method, fake, mask) or (method, None, reason)."""
+    pool, level = _STATE["pool"], _STATE["compression"]
+    out = []
+    for method in _STATE["methods"]:
+        rng = np.random.default_rng([_STATE["seed"], index, METHODS.index(method)])
+        try:
+            r = synthesize(pool, index, method, rng)
+        except ValueError as err:
+            out.append((method, None, str(err)))
+            continue
+        out.append((method, r.fake if level == "c0" else _compress(r.fake, level), r.mask))
+    real = pool.images[index]
+    return (real if level == "c0" else _compress(real, level)), out
+
+
+def _compress(image: np.ndarray, level: str) -> np.ndarray:
+    from ..compress import compress_image
+
+    return compress_image(image, level)
+
+
+def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 100,
+               seed: int = 0, compression: str = "c0", workers: int = 1,
+               progress: bool = False, preview: str | Path | None = None,
+               limit: int | None = None, size: int = 128, overwrite: bool = False
+               ) -> dict:
+    """Write a folder-format dataset of real faces and fakes made from them.
+
+    ``n`` targets are drawn (seeded) from the pool of :func:`load_pool`; each is written
+    once as a real (with an all-zero mask: known to be untouched) and once per method as a
+    fake (label fake, its exact mask, method column, the target's landmarks, group and
+    split, so a real and its fakes share a split). ``compression`` c23/c40 re-encodes real
+    and fake images (H.264 intra frame, :func:`minilocal.compress.compress_image`) after
+    synthesis; masks describe the uncompressed manipulation. A method that cannot make a
+    fake of a target records (source, reason) in rejects.csv. OUT/synth.json holds the
+    returned summary.
+
+    Args:
+        src: real faces (see :func:`load_pool`).
+        out: the dataset folder to create.
+        method: one of METHODS or "all". Default: "all".
+        n: number of targets (fakes per method). Default: 100.
+        seed: everything random derives from it. Default: 0.
+        compression: "c0", "c23" or "c40". Default: "c0".
+        workers: processes. Default: 1.
+        progress: tqdm progress bars.
+        preview: write a :func:`montage` of the first 4 fakes per method there (PNG).
+        limit: pool size for sources and targets (default: all faces of ``src``; raw
+            images: max(2 n, 200), as each must be aligned first).
+        size: crop side S. Default: 128.
+        overwrite: replace an existing dataset in ``out``.
+
+    Returns:
+        {"out", "reals", "fakes": {method: count}, "rejected", "reject_reasons", "pool",
+        "seconds", "fakes_per_s", ...} (JSON-ready).
+
+    Raises:
+        ValueError: on a bad method, n, workers, compression, or an existing ``out``.
+        FileNotFoundError: if ``src`` holds no image.
+    """
+    methods = list(METHODS) if method == "all" else [method]
+    if method != "all" and method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)} or 'all'")
+    if compression not in ("c0", "c23", "c40"):
+        raise ValueError(f"unknown compression {compression!r}; expected c0, c23 or c40")
+    if int(n) < 1 or int(workers) < 1:
+        raise ValueError(f"n and workers must be >= 1, got n={n}, workers={workers}")
+    out = Path(out)
+    if (out / METADATA).exists():
+        if not overwrite:
+            raise ValueError(f"{out} already holds a dataset; pass overwrite=True "
+                             "(--overwrite) or choose another folder")
+        for sub in ("images", "masks"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    start = time.perf_counter()
+    if limit is None and not _has_landmarks(Path(src)):
+        limit = max(2 * n, 200)
+    pool, rejects = load_pool(src, size, limit, seed, workers, progress)
+    if not len(pool):
+        raise ValueError(f"no usable face in {src}: {len(rejects)} rejected, e.g. "
+                         f"{rejects[:1]}")
+    targets = np.random.default_rng(seed).permutation(len(pool))[:n].tolist()
+    shown = set(targets[:4])
+    state = {"pool": pool, "seed": seed, "methods": methods, "compression": compression}
+    counts, reasons, results = Counter(), Counter(), []
+    with FolderWriter(out, overwrite=True) as writer:
+        for source, reason in rejects:
+            writer.reject(source, reason)
+            reasons[reason.split(":")[0][:60]] += 1
+        for t, (real, fakes) in zip(targets, _imap(_fakes_of, targets, state, workers,
+                                                   progress, f"synth {method}")):
+            rec = pool.records[t]
+            cols = dict(group=rec.group, split=rec.split, compression=compression,
+                        source=rec.source, box=rec.box, detection=rec.detection)
+            writer.add(real, "real", mask=np.zeros(real.shape[:2], np.uint8),
+                       landmarks=pool.landmarks[t], name=f"real_{t:06d}", **cols)
+            for m, fake, mask in fakes:
+                if fake is None:
+                    writer.reject(f"{rec.source} [{m}]", mask)
+                    reasons[mask.split(":")[0][:60]] += 1
+                    continue
+                writer.add(fake, "fake", mask=mask, landmarks=pool.landmarks[t],
+                           name=f"{m}_{t:06d}", method=m, **cols)
+                counts[m] += 1
+                if t in shown:
+                    results.append(synthesize(pool, t, m, np.random.default_rng(
+                        [seed, t, METHODS.index(m)])))
+    seconds = time.perf_counter() - start
+    summary = {"out": str(out), "src": str(src), "pool": len(pool), "reals": len(targets),
+               "fakes": {m: counts[m] for m in methods}, "rejected": writer.rejected,
+               "reject_reasons": dict(reasons), "compression": compression, "seed": seed,
+               "seconds": round(seconds, 1),
+               "fakes_per_s": round(sum(counts.values()) / max(seconds, 1e-9), 1)}
+    (out / "synth.json").write_text(json.dumps(summary, indent=1))
+    if preview is not None and results:
+        results.sort(key=lambda r: METHODS.index(r.method))
+        Path(preview).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(preview), cv2.cvtColor(montage(results), cv2.COLOR_RGB2BGR))
+    return summary
+
+
+def montage(results: list[SynthResult], per_row: int = 1, scale: int = 1,
+            label: bool = True) -> np.ndarray:
+    """A grid to look at: per example, target | fake | soft mask | mask.
+
+    Args:
+        results: SynthResults of one size (H, W).
+        per_row: examples side by side in one row. Default: 1.
+        scale: integer zoom (nearest neighbour). Default: 1.
+        label: write method and detail on the fake.
+
+    Returns:
+        (rows x H x scale, per_row x 4 x W x scale, 3) uint8 RGB.
+
+    Raises:
+        ValueError: if ``results`` is empty or of mixed sizes.
+    """
+    if not results:
+        raise ValueError("montage needs at least one SynthResult")
+    shape = results[0].fake.shape
+    if any(r.fake.shape != shape for r in results):
+        raise ValueError("montage needs SynthResults of one size")
+    tiles = []
+    for r in results:
+        fake = r.fake.copy()
+        if label:
+            cv2.putText(fake, f"{r.method} {r.detail}".strip(), (2, 10),
+                        cv2.FONT_HERSHEY_PLAIN, 0.7, (255, 255, 0), 1, cv2.LINE_AA)
+        soft = np.repeat(np.rint(r.soft_mask * 255).astype(np.uint8)[..., None], 3, 2)
+        binary = np.repeat(r.mask[..., None] * 255, 3, 2).astype(np.uint8)
+        tiles.append(np.concatenate([r.target, fake, soft, binary], 1))
+    blank = np.zeros_like(tiles[0])
+    tiles += [blank] * (-len(tiles) % per_row)
+    grid = np.concatenate([np.concatenate(tiles[i:i + per_row], 1)
+                           for i in range(0, len(tiles), per_row)], 0)
+    return np.repeat(np.repeat(grid, scale, 0), scale, 1) if scale > 1 else grid
