@@ -1,0 +1,64 @@
+"""``minilocal preprocess``: raw images or videos -> a folder-format dataset of aligned faces."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub) -> None:
+    from ..adapters import KINDS
+
+    p = sub.add_parser(
+        "preprocess", help="align faces (crops + landmarks + masks) into a folder dataset",
+        description="Detect and align the faces of SRC into the folder-format dataset OUT "
+                    "(images/, masks/, metadata.csv, rejects.csv), then assign train/val/"
+                    "test splits by group. Rerunning into the same OUT resumes.")
+    p.add_argument("src", metavar="SRC",
+                   help="source folder (images, or an FF++ tree), or the name of a dataset "
+                        "in the data roots, e.g. dfdc_faces")
+    p.add_argument("out", metavar="OUT", help="dataset folder to write")
+    p.add_argument("--kind", choices=KINDS, default="folder",
+                   help="how SRC is laid out (default: folder)")
+    p.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
+    p.add_argument("--frames", type=int, default=16,
+                   help="frames sampled evenly per video, ffpp only (default 16)")
+    p.add_argument("--compress", choices=("c0", "c23", "c40"), default="c0",
+                   help="re-encode crops with H.264 like FF++ (default c0: unchanged)")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N inputs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
+    p.add_argument("--label", choices=("real", "fake"), default=None,
+                   help="label of every image of a flat folder (kind folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new dataset instead of resuming OUT")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit code 0 when the dataset holds at least one face, 1 when nothing was processed."""
+    from pathlib import Path
+
+    from ..adapters import build_dataset
+    from ..folder import find_dataset
+
+    src = Path(args.src)
+    if not src.is_dir() and len(src.parts) == 1:
+        src = find_dataset(args.src)  # a name: ./datasets_small, ../shared/datasets, ...
+    summary = build_dataset(args.kind, src, args.out, size=args.size, limit=args.limit,
+                            compression=args.compress, workers=args.workers, seed=args.seed,
+                            frames=args.frames, label=args.label, overwrite=args.overwrite,
+                            progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['out']}: {summary['written']} faces written, {summary['rejected']} "
+              f"rejected, {summary['skipped']} skipped (already done); {summary['total']} in "
+              f"the dataset; {summary['seconds']} s ({summary['faces_per_s']} faces/s)")
+        print("detection: " + ", ".join(f"{k} {v}" for k, v in summary["detection"].items()))
+        print("splits: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["splits"].items())))
+        for reason, n in summary["reject_reasons"].items():
+            print(f"rejected {n}: {reason}")
+    return 0 if summary["total"] > 0 else 1
