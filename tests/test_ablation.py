@@ -1,0 +1,229 @@
+"""Tests of minilocal.ablation: grids, paired statistics, tables, and a tiny real grid."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+from scipy import stats as sps
+
+from minilocal import ablation as A
+from minilocal.ablation.data import load_setting, make_demo_sources, setting_sources
+from minilocal.ablation.report import table_layout, to_markdown
+from minilocal.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_sources(tmp_path_factory.mktemp("demo"), n=24, size=64, seed=0)
+
+
+def _row(variant, seed, acc, data="synth_c23", method="all", slice_="all", **kw):
+    return {"key": f"{data}|{variant}|{seed}", "data": data, "method": method,
+            "variant": variant, "seed": seed, "slice": slice_, "status": "ok", "reason": "",
+            "test_acc_cls": acc, "test_auc_cls": acc, "test_acc_seg": math.nan,
+            "test_auc_seg": math.nan, "val_auc": 0.5, "seconds": 1.0, **kw}
+
+
+# ------------------------------------------------------------------ statistics
+
+def test_paired_comparison_known_inputs():
+    out = A.paired_comparison([0.5, 0.6, 0.7, 0.8], [0.6, 0.6, 0.8, 0.9])
+    assert (out["pairs"], out["wins"], out["losses"], out["ties"]) == (4, 3, 0, 1)
+    assert out["mean_diff"] == pytest.approx(0.075)
+    assert out["std_diff"] == pytest.approx(0.05)
+    assert out["sign_p"] == pytest.approx(0.25)  # 3 of 3 untied: 2 * 0.5 ** 3
+    t = 0.075 / (0.05 / 2)  # mean / (sd / sqrt(4)) = 3, df = 3
+    assert out["t_p"] == pytest.approx(2 * sps.t.sf(t, 3))
+
+
+def test_paired_comparison_all_ties_has_no_t_test():
+    out = A.paired_comparison([0.5, 0.5], [0.5, 0.5])
+    assert out["sign_p"] == 1.0 and math.isnan(out["t_p"]) and out["ties"] == 2
+
+
+def test_paired_comparison_rejects_unpaired():
+    with pytest.raises(ValueError, match="paired 1-D"):
+        A.paired_comparison([1, 2], [1])
+    with pytest.raises(ValueError, match="no pairs"):
+        A.paired_comparison([], [])
+
+
+def test_compare_variants_pairs_by_data_and_seed():
+    rows = [_row("lambda_seg=0", s, 0.6) for s in range(3)]
+    rows += [_row("lambda_seg=0.3", s, 0.7) for s in range(3)]
+    rows += [_row("lambda_seg=0.3", 9, 0.9)]  # no baseline twin: unpaired
+    rows += [_row("lambda_seg=0", 0, 0.9, data="synth_c40")]  # other data: unpaired
+    out = A.compare_variants(rows, "lambda_seg=0")
+    assert out["pairs"] == 3 and out["wins"] == 3
+    assert out["mean_diff"] == pytest.approx(0.1)
+
+
+def test_aggregate_mean_and_sample_std():
+    rows = [_row("v", s, acc) for s, acc in enumerate((0.5, 0.7, 0.9))]
+    rows.append({**_row("v", 3, 0.1), "status": "skipped"})
+    (agg,) = A.aggregate(rows)
+    assert agg["n"] == 3
+    assert agg["test_acc_cls_mean"] == pytest.approx(0.7)
+    assert agg["test_acc_cls_std"] == pytest.approx(0.2)
+    assert math.isnan(agg["test_acc_seg_mean"])
+
+
+def test_format_mean_std():
+    assert A.format_mean_std(0.8734, 0.0123, 3) == "87.3 +- 1.2 (3)"
+    assert A.format_mean_std(math.nan, 0.0, 3) == "-"
+    assert A.format_mean_std(0.5, math.nan, 1) == "50.0 (1)"
+
+
+# ------------------------------------------------------------------ grids
+
+def test_quick_grid_sizes_and_shared_runs():
+    t1, t3 = A.grid("1", "quick", 3), A.grid("3", "quick", 3)
+    assert len(t1) == 3 * 3 * 3  # (c23, c40, FF++) x lambdas {0, .3, .6} x seeds
+    assert len(A.grid("2", "quick", 3)) == 5 * 3  # lambda 0, OM .3/.6, CVM .3/.6
+    assert len(t3) == (7 + 4) * 3
+    shared = {c.key for c in t1} & {c.key for c in t3}
+    assert len(shared) == 2 * 3  # Table 3 cases 1 and 2 are Table 1 runs
+    assert len(A.grid("fig3a", "quick", 3)[0].sizes) == 6
+
+
+def test_full_grid_keeps_the_whole_lambda_set():
+    t1 = A.grid("1", "full", 3)
+    assert {dict(c.lambda_seg).get("fake", 0) for c in t1} == set(A.paper.PAPER_LAMBDAS)
+    assert {c.method for c in t1} == {"all", "faceswap", "partswap", "sbi"}
+
+
+def test_cell_lambda_cls_completes_to_one():
+    c = A.Cell.make("synth_c23", "all", "x", {"fake": 0.15, "face": 0.15},
+                    {"fake": "real", "face": "cvm"}, 0)
+    assert c.lambda_cls == pytest.approx(0.7)
+    assert "face=0.15:cvm,fake=0.15:real" in c.key
+
+
+def test_case_lambdas_split_the_weight_over_heads():
+    assert A.case_lambdas(1) == ({}, {})
+    assert A.case_lambdas(6) == ({"face": 0.15, "fake": 0.15}, {"face": "cvm", "fake": "cvm"})
+    with pytest.raises(ValueError, match="case must be one of"):
+        A.case_lambdas(8)
+
+
+@pytest.mark.parametrize("args, match", [(("5", "quick", 3), "unknown table"),
+                                         (("1", "huge", 3), "unknown budget"),
+                                         (("1", "quick", 0), "seeds must be")])
+def test_grid_rejects_bad_arguments(args, match):
+    with pytest.raises(ValueError, match=match):
+        A.grid(*args)
+
+
+# ------------------------------------------------------------------ data
+
+def test_load_setting_caps_and_balances(demo):
+    train, val, test = load_setting("synth_c23", "all", demo, 48)
+    assert train.images.shape[1:] == (3, 48, 48) and train.images.dtype == torch.uint8
+    for part in (train, val, test):  # 3 fakes per real on disk: as many fakes as reals
+        assert 2 * int(part.labels.sum()) == len(part)
+    assert not {r.group for r in train.records} & {r.group for r in test.records}
+    capped, _, _ = load_setting("synth_c23", "all", demo, 48, (6, None, None))
+    assert 0 < len(capped) <= 6
+    assert not {r.group for r in train.records} & {r.group for r in test.records}
+    _, _, sbi = load_setting("synth_c23", "sbi", demo, 48)
+    assert {r.method for r in sbi.records if r.label == "fake"} == {"sbi"}
+
+
+def test_load_setting_rejects_unknown_setting_and_method(demo):
+    with pytest.raises(ValueError, match="unknown data setting"):
+        setting_sources("celebdf")
+    with pytest.raises(ValueError, match="no fakes of method"):
+        load_setting("synth_c23", "Deepfakes", demo, 48)
+
+
+# ------------------------------------------------------------------ tiny grid end to end
+
+def test_tiny_grid_runs_resumes_and_writes_tables(demo, tmp_path):
+    cells = A.grid("1", "tiny", 2)  # 2 cells (lambda_seg 0 and 0.3) x 2 seeds
+    assert len(cells) == 4
+    ran = []
+    rows = A.run_grid(cells, tmp_path, "tiny", data=demo, on_run=lambda c, r: ran.append(c))
+    assert len(ran) == 4
+    assert {r["status"] for r in rows} == {"ok"}
+    assert {r["slice"] for r in rows} == {"all", "faceswap", "partswap", "sbi"}
+    for r in rows:
+        assert 0 <= r["test_acc_cls"] <= 1 and 0 <= r["val_auc"] <= 1 and r["seconds"] > 0
+        assert (r["lambda_cls"] == 1) == math.isnan(r["test_acc_seg"])  # no head, no seg
+    with open(tmp_path / "runs.csv", newline="") as f:
+        assert csv.DictReader(f).fieldnames == A.RESULT_COLUMNS
+    again = A.run_grid(cells, tmp_path, "tiny", data=demo,
+                       on_run=lambda c, r: ran.append(c))
+    assert len(ran) == 4 and len(again) == len(rows)  # resumed: nothing retrained
+    paths = A.write_table(tmp_path, "1", rows, "tiny", 2)
+    assert all(p.is_file() for p in paths.values())
+    md = paths["md"].read_text()
+    assert "| lambda_seg | synth c23 train all |" in md
+    assert "paper all-methods c23 DF" in md and "94.54" in md  # paper's base case, c23 DF
+    assert "## Verdict" in md and "(1) lambda_seg > 0 beats" in md
+    loaded = A.load_results(tmp_path)
+    assert list(loaded) == ["1"] and len(loaded["1"]) == len(rows)
+
+
+def test_missing_source_gives_a_skipped_row(demo, tmp_path):
+    cells = [A.Cell.make("dfdc", "all", "case 1", {}, {}, 0)]
+    rows = A.run_grid(cells, tmp_path, "tiny", data={**demo, "dfdc_faces": tmp_path / "no"})
+    assert rows[0]["status"] == "skipped" and "neither metadata.csv" in rows[0]["reason"]
+
+
+# ------------------------------------------------------------------ tables and verdicts
+
+def test_table_layout_puts_paper_beside_ours():
+    rows = [_row("lambda_seg=0", s, 0.6) for s in range(2)]
+    rows += [_row("CVM lambda_seg=0.3", s, 0.7, data="gan_lfw_c23") for s in range(2)]
+    rows += [_row("OM lambda_seg=0.3", s, 0.65, data="gan_lfw_c23") for s in range(2)]
+    rows += [_row("lambda_seg=0", s, 0.6, data="gan_lfw_c23") for s in range(2)]
+    rows = [r for r in rows if r["data"] == "gan_lfw_c23"]
+    header, body = table_layout("2", rows)
+    assert header[:3] == ["lambda_seg", "GAN c23 CVM train all", "GAN c23 OM train all"]
+    assert body[0][:3] == ["0", "60.0 +- 0.0 (2)", "60.0 +- 0.0 (2)"]  # base shared
+    assert body[1][1:3] == ["70.0 +- 0.0 (2)", "65.0 +- 0.0 (2)"]
+    assert body[1][header.index("paper method-specific c23 StyleGAN CVM")] == "99.78"
+    assert to_markdown(header, body).splitlines()[1] == "|" + "---|" * len(header)
+
+
+def test_table_layout_rejects_unknown_table():
+    with pytest.raises(ValueError, match="unknown table"):
+        table_layout("4", [_row("lambda_seg=0", 0, 0.5)])
+
+
+def test_claim_one_verdict_follows_the_sign_test():
+    better = [_row("lambda_seg=0", s, 0.8) for s in range(6)]
+    better += [_row("lambda_seg=0.3", s, 0.9) for s in range(6)]
+    (v,) = A.claim_verdicts({"1": better})
+    assert v["verdict"] == "held" and "6 of 6 pairs" in v["evidence"]
+    worse = [{**r, "test_acc_cls": 0.7} if r["variant"] != "lambda_seg=0" else r
+             for r in better]
+    assert A.claim_verdicts({"1": worse})[0]["verdict"] == "contradicted"
+    mixed = better[:6] + [{**r, "test_acc_cls": 0.7 if r["seed"] % 2 else 0.9}
+                          for r in better[6:]]
+    assert A.claim_verdicts({"1": mixed})[0]["verdict"].startswith("not shown")
+
+
+def test_claims_are_not_testable_when_models_are_near_chance():
+    rows = [_row("lambda_seg=0", s, 0.50) for s in range(6)]
+    rows += [_row("lambda_seg=0.3", s, 0.55) for s in range(6)]  # 6 of 6 wins, AUC ~0.5
+    (v,) = A.claim_verdicts({"1": rows})
+    assert v["verdict"].startswith("not testable here") and "6 of 6 pairs" in v["evidence"]
+
+
+# ------------------------------------------------------------------ CLI
+
+def test_cli_dry_run_lists_runs(tmp_path, capsys):
+    assert main(["ablate", "--table", "3", "--budget", "tiny", "--seeds", "2", "--out",
+                 str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "table 3: 14 runs" in out and "synth_c23|all|cls=0.7|seg=face=0.3:cvm|seed=1" in out
+
+
+def test_cli_rejects_bad_data_override(tmp_path, capsys):
+    assert main(["ablate", "--table", "1", "--budget", "tiny", "--out", str(tmp_path),
+                 "--data", "synth_c23"]) == 2
+    assert "--data must look like" in capsys.readouterr().err
