@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "COLUMNS", "METADATA", "REJECTS", "LABELS", "FaceRecord", "FaceSet", "FolderWriter",
     "read_records", "load_folder", "assign_splits", "write_records", "data_roots",
-    "find_dataset", "build_dir", "built_dataset", "format_landmarks", "parse_landmarks",
+    "find_dataset", "build_dir", "built_dataset", "project_root", "format_landmarks", "parse_landmarks",
 ]
 
 METADATA = "metadata.csv"
@@ -75,19 +75,38 @@ def parse_landmarks(text: str) -> np.ndarray | None:
     return np.array(text.split(), np.float32).reshape(-1, 2)
 
 
+def project_root() -> Path | None:
+    """The source checkout minilocal runs from (where pyproject.toml is), else None.
+
+    Lets notebooks and tests find data and build/ whatever their working directory
+    (Jupyter starts kernels in tutorials/)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
 def data_roots() -> list[Path]:
     """Where raw datasets are looked for, in order: $MINILOCAL_DATA, ./datasets_small,
-    ../shared/datasets, and ./build/data/raw (where `minilocal data download` puts them)."""
+    ../shared/datasets (relative to the working directory, then to the checkout), and
+    build/data/raw (where `minilocal data download` puts them)."""
     roots = []
     if os.environ.get("MINILOCAL_DATA"):
         roots.append(Path(os.environ["MINILOCAL_DATA"]))
-    roots += [Path("datasets_small"), Path("..") / "shared" / "datasets", build_dir() / "raw"]
+    bases = [Path(".")]
+    root = project_root()
+    if root is not None and root != Path(".").resolve():
+        bases.append(root)
+    for base in bases:
+        roots += [base / "datasets_small", base / ".." / "shared" / "datasets"]
+    roots.append(build_dir() / "raw")
     return roots
 
 
 def build_dir() -> Path:
-    """Where minilocal writes datasets it builds: $MINILOCAL_BUILD or ./build/data."""
-    return Path(os.environ.get("MINILOCAL_BUILD", Path("build") / "data"))
+    """Where minilocal writes datasets it builds: $MINILOCAL_BUILD, else build/data in the
+    checkout (or in the working directory when minilocal is installed elsewhere)."""
+    if os.environ.get("MINILOCAL_BUILD"):
+        return Path(os.environ["MINILOCAL_BUILD"])
+    return (project_root() or Path(".")) / "build" / "data"
 
 
 def find_dataset(name: str) -> Path:

@@ -147,3 +147,16 @@ def test_built_dataset_says_how_to_build_it(tmp_path, monkeypatch):
     with FolderWriter(tmp_path / "dfdc_faces") as w:
         w.add(face(1), "real")
     assert built_dataset("dfdc_faces") == tmp_path / "dfdc_faces"
+
+
+def test_data_is_found_from_another_working_directory(tmp_path, monkeypatch):
+    """Jupyter starts kernels in tutorials/: data roots must not depend on the cwd."""
+    from minilocal.folder import build_dir, data_roots, project_root
+
+    monkeypatch.delenv("MINILOCAL_BUILD", raising=False)
+    monkeypatch.delenv("MINILOCAL_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = project_root()
+    assert root is not None and (root / "minilocal" / "folder.py").is_file()
+    assert build_dir() == root / "build" / "data"
+    assert root / ".." / "shared" / "datasets" in data_roots()

@@ -1,0 +1,28 @@
+"""Visualisation for people: plotly figures and an ipywidgets heatmap explorer.
+
+``from minilocal import viz`` imports plotly when a figure is first drawn and ipywidgets
+when an explorer is built; ``import minilocal`` needs neither.
+
+* :mod:`~minilocal.viz.figures`: :func:`show_faces`, :func:`heatmap_figure`,
+  :func:`receptive_field_figure`, :func:`loss_curves`, :func:`roc_pr_figure`;
+* :mod:`~minilocal.viz.explorer`: :class:`HeatmapExplorer`;
+* :mod:`~minilocal.viz.samples`: :func:`sample_faces`, a few fakes (with their true masks)
+  beside reals, to look at.
+
+Datasets and a trained model for the tutorials come from :mod:`minilocal.tutorial_data`.
+"""
+
+from .explorer import TRACES, HeatmapExplorer
+from .figures import (
+    heatmap_figure,
+    loss_curves,
+    receptive_field_figure,
+    roc_pr_figure,
+    show_faces,
+    to_rgb_array,
+)
+from .samples import DEMO_DATASETS, sample_faces
+
+__all__ = ["DEMO_DATASETS", "TRACES", "HeatmapExplorer", "heatmap_figure", "loss_curves",
+           "receptive_field_figure", "roc_pr_figure", "sample_faces", "show_faces",
+           "to_rgb_array"]

@@ -1,0 +1,180 @@
+"""Small balanced face samples to look at: fakes with their true masks beside reals.
+
+:func:`sample_faces` takes a handful of faces from a dataset, fakes and reals interleaved,
+preferring fakes whose true forgery mask is known. Without a name it tries the synthetic
+fakes ``synth_lfw``, then ``dfdc_faces``. For the raw DFDC real/fake pairs (a
+``metadata.csv`` with an ``original`` column) each fake comes with its own real and an
+approximate mask: the pair's pixel difference (:func:`~minilocal.masks.real_mask`).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from ..folder import FaceRecord, FaceSet, build_dir, find_dataset, parse_landmarks, read_records
+from ..masks import cvm, real_mask
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEMO_DATASETS", "sample_faces"]
+
+DEMO_DATASETS = ("synth_lfw", "dfdc_faces")  # tried in order when no name is given
+
+
+def _locate(name: str) -> list[Path]:
+    """A dataset directory given as a path, else the built dataset under build/data, then
+    the first data root holding ``name``."""
+    if (Path(name) / "metadata.csv").is_file() or (Path(name) / "real").is_dir():
+        return [Path(name)]
+    roots = [build_dir() / name] if (build_dir() / name / "metadata.csv").is_file() else []
+    try:
+        found = find_dataset(name)
+    except FileNotFoundError:
+        return roots
+    return roots + [found] if found.resolve() not in [r.resolve() for r in roots] else roots
+
+
+def _is_raw_pairs(root: Path) -> bool:
+    meta = root / "metadata.csv"
+    if not meta.is_file():
+        return False
+    with open(meta, newline="") as f:
+        return "original" in (csv.DictReader(f).fieldnames or [])
+
+
+def _has_masks(root: Path) -> bool:
+    return _is_raw_pairs(root) or any(r.mask for r in read_records(root))
+
+
+def _read(path: Path, size: int, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    im = cv2.imread(str(path), flags)
+    if im is None:
+        raise ValueError(f"cannot read image {path}")
+    interp = cv2.INTER_AREA if flags == cv2.IMREAD_COLOR else cv2.INTER_NEAREST
+    if im.shape[:2] != (size, size):
+        im = cv2.resize(im, (size, size), interpolation=interp)
+    return cv2.cvtColor(im, cv2.COLOR_BGR2RGB) if flags == cv2.IMREAD_COLOR else im
+
+
+def _faceset(images, masks, has_mask, records: Sequence[FaceRecord], hulls=None) -> FaceSet:
+    N, size = len(images), images[0].shape[0]
+    hulls = hulls if hulls is not None else [np.zeros((size, size), np.uint8)] * N
+    return FaceSet(
+        images=torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
+        labels=torch.tensor([1 if r.label == "fake" else 0 for r in records]),
+        masks=torch.from_numpy(np.stack(masks).astype(np.uint8)),
+        has_mask=torch.tensor(list(has_mask), dtype=torch.bool),
+        cvm=torch.from_numpy(np.stack(hulls)),
+        has_cvm=torch.tensor([bool(r.landmarks) for r in records], dtype=torch.bool),
+        records=list(records))
+
+
+def _interleave(fakes: list, reals: list) -> list:
+    out = []
+    for k in range(max(len(fakes), len(reals))):
+        out += fakes[k:k + 1] + reals[k:k + 1]
+    return out
+
+
+def _from_folder(root: Path, n: int, size: int, split: str | None, seed: int) -> FaceSet:
+    records = read_records(root)
+    if split is not None and any(r.split == split for r in records):
+        records = [r for r in records if r.split == split]
+    rng = np.random.default_rng(seed)
+    fakes = [r for r in records if r.label == "fake"]
+    fakes = [r for r in fakes if r.mask] or fakes  # prefer fakes whose true mask is known
+    reals = [r for r in records if r.label == "real"]
+    pick = lambda rows, k: [rows[i] for i in np.sort(  # noqa: E731
+        rng.choice(len(rows), min(k, len(rows)), replace=False))] if rows else []
+    n_fake = min((n + 1) // 2, len(fakes))
+    n_real = min(n - n_fake, len(reals))
+    n_fake = min(n - n_real, len(fakes))  # top up with fakes when reals run short
+    chosen = _interleave(pick(fakes, n_fake), pick(reals, n_real))
+    if not chosen:
+        raise ValueError(f"{root}: no faces" + (f" in split {split!r}" if split else ""))
+    images, masks, hulls = [], [], []
+    for r in chosen:
+        saved = cv2.imread(str(root / r.file), cv2.IMREAD_UNCHANGED)
+        if saved is None:
+            raise ValueError(f"cannot read image {root / r.file}")
+        images.append(_read(root / r.file, size))
+        masks.append((_read(root / r.mask, size, cv2.IMREAD_GRAYSCALE) > 127)
+                     if r.mask else np.zeros((size, size), bool))
+        pts = parse_landmarks(r.landmarks)  # in the saved image's pixels
+        hulls.append(np.zeros((size, size), np.uint8) if pts is None else
+                     cvm(pts * np.float32(size) / np.float32(saved.shape[:2][::-1]), size, size))
+    return _faceset(images, masks, [bool(r.mask) for r in chosen], chosen, hulls)
+
+
+def _from_raw_pairs(root: Path, n: int, size: int, seed: int) -> FaceSet:
+    with open(root / "metadata.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["label"] == "fake" and r.get("original")]
+    rng = np.random.default_rng(seed)
+    pairs = [rows[i] for i in np.sort(rng.choice(len(rows), min((n + 1) // 2, len(rows)),
+                                                 replace=False))]
+    images, masks, records = [], [], []
+    for row in pairs:
+        fake = _read(root / row["file"], size)
+        real_file = f"real/{row['original']}.jpg"
+        real = _read(root / real_file, size)
+        for label, image, file in (("fake", fake, row["file"]), ("real", real, real_file)):
+            images.append(image)
+            masks.append(real_mask(real, fake) if label == "fake" else np.zeros_like(fake[..., 0]))
+            records.append(FaceRecord(file=file, label=label, group=row["original"],
+                                      method="dfdc" if label == "fake" else "",
+                                      source=file, detection="given"))
+    images, masks, records = images[:n], masks[:n], records[:n]
+    return _faceset(images, masks, [r.label == "fake" for r in records], records)
+
+
+def sample_faces(name: str | None = None, n: int = 16, size: int = 128,
+                 split: str | None = "test", seed: int = 0, need_masks: bool = False
+                 ) -> FaceSet:
+    """A small balanced sample of faces, fakes and reals interleaved (fake first).
+
+    Args:
+        name: a dataset directory, or a dataset name (found under build/data, then by
+            :func:`~minilocal.folder.find_dataset`). Default: the first of
+            DEMO_DATASETS that exists.
+        n: number of faces (fewer if the dataset is smaller). Default: 16.
+        size: faces are resized to size x size. Default: 128.
+        split: take rows of this split when the dataset has it. Default: "test".
+        seed: seed of the sample. Default: 0.
+        need_masks: skip datasets without true masks (the raw DFDC pairs count: their
+            masks are approximate). Default: False.
+
+    Returns:
+        a :class:`~minilocal.folder.FaceSet`; ``has_mask`` marks fakes with a true mask.
+        For raw DFDC pairs the mask is the pair's pixel difference (approximate: the
+        fake's frame can differ slightly from the real one); each fake's real follows it.
+
+    Raises:
+        FileNotFoundError: if no dataset is found.
+        ValueError: if n < 1 or size is below the 33 px receptive field.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if size < 33:
+        raise ValueError(f"size must be at least the 33 px receptive field, got {size}")
+    names = [name] if name else list(DEMO_DATASETS)
+    roots = [root for candidate in names for root in _locate(candidate)]
+    for root in roots:
+        if need_masks and not _has_masks(root):
+            continue
+        logger.info("sample_faces: %d faces from %s", n, root)
+        faces = (_from_raw_pairs(root, n, size, seed) if _is_raw_pairs(root)
+                 else _from_folder(root, n, size, split, seed))
+        faces.records = [replace(r, source=r.source or str(root / r.file))
+                         for r in faces.records]
+        return faces
+    raise FileNotFoundError(f"none of the datasets {names} was found"
+                            + (" with true masks" if need_masks else "")
+                            + "; build one with `minilocal preprocess` or set MINILOCAL_DATA")

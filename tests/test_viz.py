@@ -1,0 +1,347 @@
+"""Tests for minilocal/viz: the plotly figures, the heatmap explorer and face samples."""
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from minilocal import viz
+from minilocal.folder import FaceRecord, FaceSet, FolderWriter
+from minilocal.model import LocalFeatureNet
+from minilocal.receptive_field import rf_box, rf_centres
+from minilocal.viz import explorer as explorer_mod
+
+
+def faceset(n: int = 4, size: int = 64) -> FaceSet:
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(n, size, size, dtype=torch.uint8)
+    masks[::2, 10:30, 20:40] = 1
+    return FaceSet(images=torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8,
+                                        generator=g),
+                   labels=torch.tensor([1, 0] * (n // 2)), masks=masks,
+                   has_mask=torch.tensor([True, False] * (n // 2)),
+                   cvm=torch.zeros(n, size, size, dtype=torch.uint8),
+                   has_cvm=torch.zeros(n, dtype=torch.bool),
+                   records=[FaceRecord(file=f"f{k}.png", label="fake" if k % 2 == 0 else "real")
+                            for k in range(n)])
+
+
+@pytest.fixture
+def net():
+    return LocalFeatureNet(widths=(8,) * 8).eval()
+
+
+class TestToRgb:
+    def test_chw_float_and_hwc_uint8_agree(self):
+        a = np.random.randint(0, 256, (8, 8, 3), dtype=np.uint8)
+        chw = torch.from_numpy(a).permute(2, 0, 1).float() / 255
+        np.testing.assert_array_equal(viz.to_rgb_array(chw), a)
+        np.testing.assert_array_equal(viz.to_rgb_array(a), a)
+
+    def test_rejects_gray(self):
+        with pytest.raises(ValueError, match=r"got shape \(8, 8\)"):
+            viz.to_rgb_array(np.zeros((8, 8)))
+
+
+class TestShowFaces:
+    def test_one_trace_per_panel(self):
+        images = faceset(3).images
+        fig = viz.show_faces([images[0], images[1], np.random.rand(64, 64)],
+                             titles=["a", "b", "map"], cols=2)
+        assert [t.type for t in fig.data] == ["image", "image", "heatmap"]
+        assert [a.text for a in fig.layout.annotations] == ["a", "b", "map"]
+        assert fig.data[0].z.shape == (64, 64, 3)
+
+    def test_zrange_for_all_or_per_panel(self):
+        maps = [np.zeros((8, 8)), np.full((8, 8), 0.5)]
+        auto = viz.show_faces(maps)
+        assert (auto.data[0].zmin, auto.data[0].zmax) == (0.0, 1.0)  # all zero: dark
+        assert (auto.data[1].zmin, auto.data[1].zmax) == (0.0, 0.5)
+        fixed = viz.show_faces(maps, zrange=(0, 1))
+        assert [(t.zmin, t.zmax) for t in fixed.data] == [(0, 1), (0, 1)]
+        mixed = viz.show_faces(maps, zrange=[None, (0, 2)])
+        assert (mixed.data[0].zmax, mixed.data[1].zmax) == (1.0, 2)
+
+    def test_rejects_zrange_count(self):
+        with pytest.raises(ValueError, match="got 3 zranges for 2 images"):
+            viz.show_faces([np.zeros((8, 8))] * 2, zrange=[None, None, None])
+
+    def test_rejects_empty(self):
+        with pytest.raises(ValueError, match="at least one image"):
+            viz.show_faces([])
+
+    def test_rejects_title_count(self):
+        with pytest.raises(ValueError, match="got 1 titles for 2 images"):
+            viz.show_faces(faceset(2).images, titles=["x"])
+
+
+class TestHeatmapFigure:
+    def test_output_map_is_spread_through_the_centres(self, net):
+        prob = torch.rand(16, 16)
+        fig = viz.heatmap_figure(faceset(1).images[0], prob, model=net)
+        z = np.asarray(fig.data[1].z)
+        c = rf_centres(64, net)
+        assert z.shape == (64, 64)
+        np.testing.assert_allclose(z[np.ix_(c, c)], prob.numpy(), rtol=1e-6)
+
+    def test_layers_in_order(self):
+        mask = np.zeros((64, 64))
+        fig = viz.heatmap_figure(faceset(1).images[0], np.full((64, 64), 0.5), mask=mask,
+                                 rf_box=rf_box(0, 0), attribution=np.random.rand(64, 64))
+        assert [t.name for t in fig.data] == list(viz.TRACES)
+        assert list(fig.data[4].x) == [-0.5, 32.5, 32.5, -0.5, -0.5]
+
+    def test_mask_outline_closes_at_the_border(self):
+        mask = np.ones((64, 64))
+        fig = viz.heatmap_figure(faceset(1).images[0], np.zeros((64, 64)), mask=mask)
+        z = np.asarray(fig.data[2].z)
+        assert z.shape == (66, 66) and z[1:-1, 1:-1].all() and z[0].sum() == 0
+        assert (fig.data[2].x[0], fig.data[2].x[-1]) == (-1, 64)
+
+    def test_rejects_wrong_map(self):
+        with pytest.raises(ValueError, match=r"output map \(16, 16\)"):
+            viz.heatmap_figure(faceset(1).images[0], np.zeros((20, 20)))
+
+    def test_rejects_wrong_mask(self):
+        with pytest.raises(ValueError, match=r"mask must be \(64, 64\)"):
+            viz.heatmap_figure(faceset(1).images[0], np.zeros((64, 64)), mask=np.zeros((8, 8)))
+
+    def test_rejects_wrong_attribution(self):
+        with pytest.raises(ValueError, match=r"attribution must be \(64, 64\)"):
+            viz.heatmap_figure(faceset(1).images[0], np.zeros((64, 64)),
+                               attribution=np.zeros((8, 8)))
+
+
+class TestReceptiveFieldFigure:
+    def test_box_and_centres(self):
+        fig = viz.receptive_field_figure(faceset(1).images[0], 2, 5)
+        assert len(fig.data[1].x) == 16 * 16  # every output's centre
+        assert (min(fig.data[2].x) + 0.5, min(fig.data[2].y) + 0.5) == rf_box(2, 5)[:2]
+        assert (fig.data[3].x[0], fig.data[3].y[0]) == (26, 20)  # centre 16 + 2j, 16 + 2i
+
+    def test_sliders_move_the_box(self):
+        fig = viz.receptive_field_figure(faces := faceset(1).images[0], 2, 5, sliders=True)
+        rows, cols = fig.layout.sliders
+        assert len(rows.steps) == len(cols.steps) == 16 and (rows.active, cols.active) == (2, 5)
+        for k in (0, 9, 15):
+            x0, y0, x1, y1 = rf_box(k, k)
+            box_y, centre_y = rows.steps[k].args[0]["y"]
+            box_x, centre_x = cols.steps[k].args[0]["x"]
+            assert (min(box_x) + 0.5, max(box_x) + 0.5) == (x0, x1)
+            assert (min(box_y) + 0.5, max(box_y) + 0.5) == (y0, y1)
+            assert centre_x == centre_y == [16.0 + 2 * k]
+        assert list(rows.steps[0].args[1]) == [2, 3] and fig.data[2].name == "receptive field"
+        assert faces.shape == (3, 64, 64)
+
+    def test_rejects_location_outside(self):
+        with pytest.raises(ValueError, match=r"output \(16, 0\) is outside the 16x16 grid"):
+            viz.receptive_field_figure(faceset(1).images[0], 16, 0)
+
+
+class TestCurves:
+    def test_losses_and_metrics_split(self):
+        history = [{"epoch": 1, "loss": 0.7, "loss_cls": 0.6, "val_auc": 0.6, "note": "x"},
+                   {"epoch": 2, "loss": 0.5, "loss_cls": 0.4, "val_auc": 0.8, "note": "y"}]
+        fig = viz.loss_curves(history)
+        assert [t.name for t in fig.data] == ["loss", "loss_cls", "val_auc"]
+        assert list(fig.data[2].y) == [0.6, 0.8] and list(fig.data[0].x) == [1, 2]
+
+    def test_rejects_empty_history(self):
+        with pytest.raises(ValueError, match="history is empty"):
+            viz.loss_curves([])
+
+    def test_rejects_history_without_numbers(self):
+        with pytest.raises(ValueError, match="no numeric columns"):
+            viz.loss_curves([{"epoch": 1, "note": "x"}])
+
+    def test_roc_pr_legend_carries_auc(self):
+        labels = np.array([0, 0, 1, 1])
+        fig = viz.roc_pr_figure(labels, {"cls": np.array([0.1, 0.4, 0.35, 0.8])})
+        assert fig.data[0].name == "cls (AUC 0.750)" and fig.data[1].name.startswith("cls (AP")
+
+
+class TestExplorer:
+    @pytest.fixture(params=["live", "static"])
+    def explorer(self, request, net, monkeypatch):
+        if request.param == "static":  # as without anywidget: go.Figure in an Output
+            monkeypatch.setattr(explorer_mod.importlib.util, "find_spec", lambda name: None)
+        return viz.HeatmapExplorer(net, {"a": faceset(4), "b": faceset(2, 48)})
+
+    def test_image_index_changes_the_heatmap(self, explorer):
+        before = np.array(explorer.figure.data[1].z)
+        explorer.image_index.value = 3
+        after = np.array(explorer.figure.data[1].z)
+        assert after.shape == before.shape and not np.allclose(after, before)
+        assert explorer.info.value.startswith("<b>real</b> f3.png")
+
+    def test_size_slider_changes_the_shapes(self, explorer):
+        explorer.size.value = 48
+        assert np.asarray(explorer.figure.data[1].z).shape == (48, 48)
+        assert np.asarray(explorer.figure.data[0].z).shape == (48, 48, 3)
+        assert "48x48 -> 8x8 outputs" in explorer.info.value
+
+    def test_toggles_set_visibility(self, explorer):
+        explorer.show_heatmap.value = False
+        explorer.show_attribution.value = True
+        assert explorer.figure.data[1].visible is False
+        assert explorer.figure.data[2].visible is True
+        assert np.asarray(explorer.figure.data[2].z).max() == pytest.approx(1.0)
+
+    def test_mask_follows_the_crop(self, explorer):
+        explorer.size.value = 48
+        z = np.asarray(explorer.figure.data[3].z)
+        assert z.shape == (50, 50) and list(explorer.figure.data[3].x[[0, -1]]) == [-1, 48]
+        np.testing.assert_array_equal(z[1:-1, 1:-1], faceset(4).masks[0, 8:56, 8:56].numpy())
+
+    def test_mask_hidden_for_images_without_one(self, explorer):
+        assert explorer.figure.data[3].visible is True  # image 0 has a mask
+        explorer.image_index.value = 1
+        assert explorer.figure.data[3].visible is False
+
+    def test_select_location_moves_the_box(self, explorer):
+        explorer.select_location(3, 7)
+        assert min(explorer.figure.data[4].x) + 0.5 == rf_box(3, 7)[0]
+        assert explorer.location_at(16 + 2 * 7, 16 + 2 * 3) == (3, 7)
+        explorer.select_location(99, -4)
+        assert explorer.location == (15, 0)
+
+    def test_hover_moves_the_box_to_the_nearest_output(self, explorer):
+        from types import SimpleNamespace
+
+        explorer._on_point(None, SimpleNamespace(xs=[16 + 2 * 9 + 0.6], ys=[17.0]), None)
+        assert explorer.location == (0, 9)  # x 34.6 -> column 9, y 17 -> row 0
+        explorer._on_point(None, SimpleNamespace(xs=[], ys=[]), None)  # off the picture
+        assert explorer.location == (0, 9)
+
+    def test_dataset_switch_adapts_the_sliders(self, explorer):
+        explorer.image_index.value = 3
+        explorer.dataset.value = "b"
+        assert explorer.image_index.max == 1 and explorer.size.value == 48
+        assert np.asarray(explorer.figure.data[0].z).shape == (48, 48, 3)
+
+    def test_add_image_without_alignment(self, explorer):
+        image = np.random.randint(0, 256, (90, 70, 3), dtype=np.uint8)
+        assert explorer.add_image(image, "mine.jpg", align=False) == 0
+        assert explorer.dataset.value == "uploads"
+        assert np.asarray(explorer.figure.data[0].z).shape == (64, 64, 3)
+        assert explorer.add_image(image, align=False) == 1
+
+    def test_add_image_rejects_gray(self, explorer):
+        with pytest.raises(ValueError, match="uint8 RGB"):
+            explorer.add_image(np.zeros((64, 64), np.uint8))
+
+    def test_upload_is_decoded_aligned_and_shown(self, explorer, monkeypatch):
+        import minilocal.faces as faces_mod
+
+        seen = []
+        fake_align = lambda image, size: (seen.append((image.shape, size))  # noqa: E731
+                                          or faces_mod.FaceCrop(image[:size, :size], None,
+                                                                (0, 0, size, size), "given"))
+        monkeypatch.setattr(faces_mod, "align_face", fake_align)
+        bgr = np.zeros((70, 80, 3), np.uint8)
+        bgr[..., 2] = 255  # red in OpenCV's BGR order
+        png = cv2.imencode(".png", bgr)[1].tobytes()
+        explorer._on_upload({"new": [{"name": "me.png", "content": memoryview(png)}]})
+        assert seen == [((70, 80, 3), 64)] and explorer.dataset.value == "uploads"
+        shown = np.asarray(explorer.figure.data[0].z)
+        assert shown.shape == (64, 64, 3) and (shown[..., 0] == 255).all()  # RGB now
+        assert "me.png" in explorer.info.value
+
+    def test_unreadable_upload_is_reported(self, explorer):
+        explorer._on_upload({"new": [{"name": "x.jpg", "content": memoryview(b"nope")}]})
+        assert "upload failed" in explorer.info.value
+
+    def test_rejects_missing_head(self, net):
+        with pytest.raises(ValueError, match="no segmentation head 'face'"):
+            viz.HeatmapExplorer(net, faceset(2), head="face")
+
+    def test_rejects_empty_dataset(self, net):
+        with pytest.raises(ValueError, match="dataset 'e' is empty"):
+            viz.HeatmapExplorer(net, {"e": faceset(2).subset([])})
+
+    def test_rejects_no_datasets(self, net):
+        with pytest.raises(ValueError, match="at least one dataset"):
+            viz.HeatmapExplorer(net, {})
+
+
+class TestSamples:
+    @pytest.fixture
+    def roots(self, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("MINILOCAL_DATA", raising=False)
+        monkeypatch.setenv("MINILOCAL_BUILD", str(tmp_path / "build" / "data"))
+        return tmp_path
+
+    def test_folder_sample_is_balanced_and_prefers_masks(self, roots):
+        with FolderWriter(roots / "build" / "data" / "synth_lfw") as w:
+            for k in range(6):
+                img = np.full((96, 96, 3), 10 * k, np.uint8)
+                mask = np.zeros((96, 96), np.uint8)
+                mask[:48] = 1
+                w.add(img, "fake", mask=mask if k < 2 else None, split="test")
+                w.add(img, "real", split="test")
+        faces = viz.sample_faces(n=4, size=64)
+        assert faces.images.shape == (4, 3, 64, 64)
+        assert faces.labels.tolist() == [1, 0, 1, 0]
+        assert faces.has_mask.tolist() == [True, False, True, False]
+        assert faces.masks[0, :32].all() and not faces.masks[0, 32:].any()
+
+    def test_a_directory_path_works_too(self, roots):
+        with FolderWriter(roots / "elsewhere") as w:
+            w.add(np.zeros((40, 40, 3), np.uint8), "real")
+        assert viz.sample_faces(str(roots / "elsewhere"), n=3, size=40).labels.tolist() == [0]
+
+    def test_raw_pairs_get_difference_masks(self, roots):
+        root = roots / "datasets_small" / "dfdc_faces"
+        (root / "real").mkdir(parents=True)
+        (root / "fake").mkdir()
+        real = np.full((80, 80, 3), 100, np.uint8)
+        fake = real.copy()
+        fake[20:60, 20:60] = 200
+        assert cv2.imwrite(str(root / "real" / "r1.png"), real)
+        assert cv2.imwrite(str(root / "fake" / "f1.png"), fake)
+        (root / "real" / "r1.png").rename(root / "real" / "r1.jpg")  # decoded by content
+        with open(root / "metadata.csv", "w", newline="") as f:
+            csv.writer(f).writerows([["file", "label", "original"], ["real/r1.jpg", "real", ""],
+                                     ["fake/f1.png", "fake", "r1"]])
+        faces = viz.sample_faces("dfdc_faces", n=2, size=40, need_masks=True)
+        assert faces.labels.tolist() == [1, 0] and faces.has_mask.tolist() == [True, False]
+        assert faces.masks[0, 20, 20] == 1 and faces.masks[0, 2, 2] == 0
+        assert faces.masks[1].sum() == 0
+
+    def test_need_masks_skips_unmasked_sets(self, roots):
+        with FolderWriter(roots / "build" / "data" / "dfdc_faces") as w:
+            w.add(np.zeros((64, 64, 3), np.uint8), "fake")
+        assert len(viz.sample_faces("dfdc_faces", n=2)) == 1
+        with pytest.raises(FileNotFoundError, match="with true masks"):
+            viz.sample_faces("dfdc_faces", need_masks=True)
+
+    def test_rejects_unreadable_image(self, roots):
+        with FolderWriter(roots / "broken") as w:
+            rec = w.add(np.zeros((40, 40, 3), np.uint8), "real")
+        (roots / "broken" / rec.file).write_bytes(b"not a png")
+        with pytest.raises(ValueError, match="cannot read image"):
+            viz.sample_faces(str(roots / "broken"), n=1, size=40)
+
+    def test_one_class_only_fills_the_sample(self, roots):
+        with FolderWriter(roots / "reals") as w:
+            for k in range(3):
+                w.add(np.full((40, 40, 3), k, np.uint8), "real")
+        assert viz.sample_faces(str(roots / "reals"), n=2, size=40).labels.tolist() == [0, 0]
+
+    def test_rejects_an_empty_dataset(self, roots):
+        FolderWriter(roots / "empty").close()
+        with pytest.raises(ValueError, match="no faces"):
+            viz.sample_faces(str(roots / "empty"), n=2)
+
+    def test_rejects_missing_dataset(self, roots):
+        with pytest.raises(FileNotFoundError, match="none of the datasets"):
+            viz.sample_faces("nowhere")
+
+    def test_rejects_bad_n_and_size(self, roots):
+        with pytest.raises(ValueError, match="n must be at least 1, got 0"):
+            viz.sample_faces(n=0)
+        with pytest.raises(ValueError, match="at least the 33 px receptive field, got 20"):
+            viz.sample_faces(size=20)
