@@ -5,11 +5,17 @@ detect manipulated images of human faces": a 33-px receptive-field network with 
 classifier and dense segmentation heads, trained with a joint loss on masks (zeros,
 ones, convex hull, real) that can all be generated automatically.
 
-``import minilocal`` needs only torch, numpy and OpenCV; ``faces``, ``video``,
-``explain`` and ``viz`` import their extra packages when first used.
+``import minilocal`` needs only torch, numpy, OpenCV and safetensors; dlib, PyAV, Captum,
+plotly and ipywidgets are imported when first used. The rest of the toolkit lives in
+submodules, one concept each: ``faces``, ``video``, ``compress``, ``adapters``, ``synth``,
+``train``, ``evaluate``, ``predict``, ``explain``, ``viz``, ``ablation``, ``registry``.
 """
 
+from .checkpoint import load_checkpoint, save_checkpoint
+from .faces import FaceCrop, NoFaceError, align_face, read_image
+from .folder import FaceSet, FolderWriter, load_folder
 from .loss import JointLoss, LossTerms, check_lambdas
+from .metrics import binary_metrics
 from .masks import MASK_KINDS, cvm, label_mask, ones_mask, real_mask, zeros_mask
 from .model import (
     CLASSES,
@@ -38,6 +44,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CLASSES",
+    "FaceCrop",
+    "FaceSet",
+    "FolderWriter",
+    "NoFaceError",
+    "align_face",
+    "binary_metrics",
+    "load_checkpoint",
+    "load_folder",
+    "read_image",
+    "save_checkpoint",
     "MASK_KINDS",
     "RECEPTIVE_FIELD",
     "JointLoss",

@@ -1,0 +1,207 @@
+"""Tests for minilocal/predict.py and the ``minilocal predict`` command."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from minilocal import cli
+from minilocal.checkpoint import save_checkpoint
+from minilocal.faces import NoFaceError
+from minilocal.model import LocalFeatureNet
+from minilocal.video import frame_count, sample_indices
+from minilocal.predict import (
+    HEADER,
+    heatmap_figure,
+    heatmap_overlay,
+    predict_image,
+    predict_video,
+    video_figure,
+)
+
+WIDTHS = (4, 4, 4, 4, 4, 4, 4, 4)
+
+
+def tiny_net(heads=("fake",)):
+    net = LocalFeatureNet(seg_heads=heads, widths=WIDTHS)
+    with torch.no_grad():
+        net.train()(torch.rand(4, 3, 64, 64))
+    return net.eval()
+
+
+def blank(h=160, w=150):
+    """A face-less image: the detector finds nothing, the fallback takes it whole."""
+    rng = np.random.default_rng(0)
+    return rng.integers(100, 140, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def video(tmp_path):
+    """A 6-frame 96x96 H.264 video of changing grey."""
+    import av
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width = stream.height = 96
+        stream.pix_fmt = "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((96, 96, 3), 40 * i, np.uint8),
+                                               format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+class TestHeatmapOverlay:
+    def test_alpha_0_is_the_face_and_alpha_1_the_colours(self):
+        face = blank(128, 128)
+        prob = np.zeros((48, 48), np.float32)
+        np.testing.assert_array_equal(heatmap_overlay(face, prob, alpha=0.0), face)
+        colours = heatmap_overlay(face, prob, alpha=1.0)
+        assert colours.shape == (128, 128, 3) and colours.dtype == np.uint8
+        assert len(np.unique(colours.reshape(-1, 3), axis=0)) == 1
+
+    def test_fake_is_red_and_real_is_blue(self):
+        face = np.zeros((128, 128, 3), np.uint8)
+        red = heatmap_overlay(face, np.ones((48, 48)), alpha=1.0)[64, 64]
+        blue = heatmap_overlay(face, np.zeros((48, 48)), alpha=1.0)[64, 64]
+        assert red[0] > red[2] and blue[2] > blue[0]
+
+    def test_output_map_is_upsampled_through_receptive_field_centres(self):
+        prob = np.zeros((48, 48), np.float32)
+        prob[:, 24:] = 1.0  # right half of the output map fake
+        over = heatmap_overlay(np.zeros((128, 128, 3), np.uint8), prob, alpha=1.0)
+        full = np.zeros((128, 128), np.float32)
+        full[:, 16 + 2 * 24:] = 1.0  # centre of output column 24 is input column 64
+        np.testing.assert_array_equal(over[:, :60], heatmap_overlay(
+            np.zeros((128, 128, 3), np.uint8), full, alpha=1.0)[:, :60])
+        assert over[0, 0, 2] > over[0, 0, 0] and over[0, 127, 0] > over[0, 127, 2]
+
+    def test_accepts_a_tensor_map(self):
+        out = heatmap_overlay(blank(128, 128), torch.full((48, 48), 0.3))
+        assert out.shape == (128, 128, 3)
+
+    def test_rejects_a_float_face(self):
+        with pytest.raises(ValueError, match=r"face_rgb must be \(H, W, 3\) uint8"):
+            heatmap_overlay(np.zeros((128, 128, 3)), np.zeros((48, 48)))
+
+    def test_rejects_a_map_of_the_wrong_size(self):
+        with pytest.raises(ValueError, match=r"output map \(48, 48\) or the face size"):
+            heatmap_overlay(blank(128, 128), np.zeros((40, 40)))
+
+    def test_rejects_a_3d_map(self):
+        with pytest.raises(ValueError, match=r"must be \(H', W'\) or \(H, W\)"):
+            heatmap_overlay(blank(128, 128), np.zeros((1, 48, 48)))
+
+    def test_rejects_values_outside_0_1(self):
+        with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+            heatmap_overlay(blank(128, 128), np.full((48, 48), 1.5))
+
+    def test_rejects_alpha_outside_0_1(self):
+        with pytest.raises(ValueError, match="alpha must be in"):
+            heatmap_overlay(blank(128, 128), np.zeros((48, 48)), alpha=2)
+
+
+class TestHeatmapFigure:
+    def test_panels_and_colour_bar(self):
+        fig = heatmap_figure(blank(128, 128), np.zeros((48, 48)), "title", scale=2)
+        assert fig.shape == (HEADER + 256, 2 * 256 + 80, 3)
+        bar = fig[HEADER + 20:HEADER + 236, 2 * 256 + 10 + 12]  # the colour ramp
+        assert bar[0, 0] > bar[0, 2] and bar[-1, 2] > bar[-1, 0]  # red top, blue bottom
+
+    def test_rejects_scale_0(self):
+        with pytest.raises(ValueError, match="scale must be a positive integer"):
+            heatmap_figure(blank(128, 128), np.zeros((48, 48)), scale=0)
+
+
+class TestPredictImage:
+    def test_scores_box_and_maps(self):
+        net = tiny_net()
+        r = predict_image(net, blank())
+        assert r["detection"] == "whole_image" and r["box"][2] - r["box"][0] == \
+            r["box"][3] - r["box"][1]
+        assert r["face"].shape == (128, 128, 3) and r["prob_map"].shape == (48, 48)
+        assert r["heatmap"].shape == (128, 128) and 0 <= r["p_fake"] <= 1
+        assert r["seg_score"] == pytest.approx(float(r["prob_map"].mean()), abs=1e-6)
+
+    def test_no_face_without_fallback(self):
+        with pytest.raises(NoFaceError, match="no face found"):
+            predict_image(tiny_net(), blank(), fallback=False)
+
+    def test_model_without_segmentation_head(self):
+        r = predict_image(tiny_net(heads=()), blank())
+        assert r["seg_score"] is None and r["prob_map"] is None
+
+    def test_rejects_an_unknown_head(self):
+        with pytest.raises(ValueError, match="head 'face' not in"):
+            predict_image(tiny_net(), blank(), head="face")
+
+
+class TestPredictVideo:
+    def test_per_frame_scores_and_their_mean(self, video):
+        r = predict_video(tiny_net(), video, frames=3)
+        assert [f["index"] for f in r["frames"]] == sample_indices(frame_count(video), 3)
+        assert r["p_fake"] == pytest.approx(np.mean([f["p_fake"] for f in r["frames"]]))
+        assert r["seg_score"] == pytest.approx(np.mean([f["seg_score"] for f in r["frames"]]))
+        fig = video_figure(r, max_rows=2)
+        assert fig.shape[0] == 28 + 2 * (HEADER + 256)
+
+    def test_rejects_zero_frames(self, video):
+        with pytest.raises(ValueError, match="frames must be at least 1, got 0"):
+            predict_video(tiny_net(), video, frames=0)
+
+    def test_missing_video(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="no such video file"):
+            predict_video(tiny_net(), tmp_path / "none.mp4")
+
+    def test_video_figure_needs_a_segmentation_head(self, video):
+        r = predict_video(tiny_net(heads=()), video, frames=1)
+        with pytest.raises(ValueError, match="no segmentation head"):
+            video_figure(r)
+
+
+class TestCommand:
+    @pytest.fixture
+    def checkpoint(self, tmp_path):
+        return str(save_checkpoint(tmp_path / "run" / "best", tiny_net()))
+
+    def test_image_json_and_heatmap_png(self, tmp_path, checkpoint, capsys):
+        image, png = tmp_path / "photo.jpg", tmp_path / "out" / "heat.png"
+        cv2.imwrite(str(image), blank())
+        rc = cli.main(["predict", str(image), "--checkpoint", checkpoint, "--json",
+                       "--heatmap", str(png)])
+        out = json.loads(capsys.readouterr().out)
+        assert rc == 0 and out["kind"] == "image" and out["heatmap"] == str(png)
+        assert {"p_fake", "seg_score", "box", "detection"} <= set(out)
+        assert cv2.imread(str(png)).shape == (HEADER + 384, 2 * 384 + 80, 3)
+
+    def test_video_text_output(self, video, checkpoint, capsys):
+        rc = cli.main(["predict", str(video), "--checkpoint", checkpoint, "--frames", "2"])
+        text = capsys.readouterr().out
+        assert rc == 0 and text.count("frame ") == 2 and "p_fake" in text
+
+    def test_missing_file(self, tmp_path, checkpoint, capsys):
+        assert cli.main(["predict", str(tmp_path / "x.jpg"), "--checkpoint", checkpoint]) == 2
+        assert "no such file" in capsys.readouterr().err
+
+    def test_unreadable_image(self, tmp_path, checkpoint, capsys):
+        (tmp_path / "x.jpg").write_bytes(b"garbage")
+        assert cli.main(["predict", str(tmp_path / "x.jpg"), "--checkpoint", checkpoint]) == 2
+        assert "cannot decode image" in capsys.readouterr().err
+
+    def test_no_face_with_no_fallback(self, tmp_path, checkpoint, capsys):
+        cv2.imwrite(str(tmp_path / "x.png"), blank())
+        assert cli.main(["predict", str(tmp_path / "x.png"), "--checkpoint", checkpoint,
+                         "--no-fallback"]) == 2
+        assert "no face found" in capsys.readouterr().err
+
+    def test_no_checkpoint_says_so(self, tmp_path, monkeypatch, capsys):
+        cv2.imwrite(str(tmp_path / "x.png"), blank())
+        monkeypatch.setattr("minilocal.checkpoint.default_checkpoint",
+                            lambda: tmp_path / "none.safetensors")
+        assert cli.main(["predict", str(tmp_path / "x.png")]) == 2
+        assert "no checkpoint given and no pretrained checkpoint shipped" in \
+            capsys.readouterr().err
