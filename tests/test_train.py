@@ -1,0 +1,317 @@
+"""Tests for minilocal/train.py and the ``minilocal train`` command."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from minilocal.checkpoint import load_checkpoint, read_config
+from minilocal.cli import main as cli_main
+from minilocal.commands.train import parse_pairs, resolve_lambdas
+from minilocal.folder import FolderWriter, load_folder
+from minilocal.masks import label_mask
+from minilocal.model import Output
+from minilocal.train import TrainConfig, check_data, fit, head_masks, load_splits, train
+
+SMALL = (8,) * 8  # conv widths of a tiny LocalFeatureNet
+
+
+def make_faces(root: Path, pairs: int = 16, size: int = 48, val_from: int = 12,
+               masks: bool = True, landmarks: bool = True, splits: bool = True) -> Path:
+    """A tiny folder-format set: noise faces; each fake has a flat bright square (its mask)."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+    pts = np.stack([size / 2 + 0.3 * size * np.cos(t), size / 2 + 0.4 * size * np.sin(t)], 1)
+    with FolderWriter(root) as w:
+        for i in range(pairs):
+            extra = {"split": "train" if i < val_from else "val"} if splits else {}
+            im = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            w.add(im, "real", landmarks=pts if landmarks else None, group=f"g{i}", **extra)
+            m = np.zeros((size, size), np.uint8)
+            m[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
+            fake = im.copy()
+            fake[m == 1] = 230
+            w.add(fake, "fake", mask=m if masks else None, landmarks=pts if landmarks else None,
+                  group=f"g{i}", **extra)
+    return root
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    return make_faces(tmp_path_factory.mktemp("faces"))
+
+
+def tiny_config(**kw):
+    base = dict(size=48, train_size=40, epochs=2, batch_size=8, widths=SMALL,
+                checkpoint_every=2, lambda_cls=0.5, lambda_seg={"fake": 0.3, "face": 0.2},
+                masks={"fake": "real", "face": "cvm"}, device="cpu", patience=0)
+    return TrainConfig(**{**base, **kw})
+
+
+class TestTrainConfig:
+    def test_heads_are_those_with_positive_lambda(self):
+        cfg = TrainConfig(lambda_cls=0.7, lambda_seg={"fake": 0.3, "face": 0.0},
+                          masks={"fake": "cvm"})
+        assert cfg.heads == ["fake"]
+
+    def test_rejects_lambdas_not_summing_to_one(self):
+        with pytest.raises(ValueError, match="must equal 1"):
+            TrainConfig(lambda_cls=0.5, lambda_seg={"fake": 0.3})
+
+    def test_active_head_needs_a_mask_kind(self):
+        with pytest.raises(ValueError, match="head 'face' has lambda_seg > 0 but no mask kind"):
+            TrainConfig(lambda_cls=0.5, lambda_seg={"fake": 0.3, "face": 0.2})
+
+    def test_rejects_unknown_mask_kind(self):
+        with pytest.raises(ValueError, match="mask kind 'hull' of head 'fake'"):
+            TrainConfig(masks={"fake": "hull"})
+
+    @pytest.mark.parametrize("kw, match", [
+        ({"train_size": 32}, "train_size must be >= 33"),
+        ({"eval_size": 160}, r"eval_size \(160\) cannot exceed size \(128\)"),
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"lr": 0.0}, "need lr > 0"),
+        ({"device": "tpu"}, "device must be one of"),
+        ({"amp": "fp16"}, "amp must be one of"),
+        ({"schedule": "step"}, "schedule must be one of"),
+        ({"patience": -1}, "patience and checkpoint_every must be >= 0"),
+        ({"limit": 1}, "limit must be >= 2"),
+    ])
+    def test_rejects_bad_values(self, kw, match):
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**kw)
+
+
+class TestMasksAndData:
+    @pytest.mark.parametrize("kind", ["zeros", "ones", "cvm", "real"])
+    @pytest.mark.parametrize("head", ["fake", "face"])
+    def test_head_masks_match_label_mask(self, faces, kind, head):
+        data = load_folder(faces)
+        index = torch.arange(len(data))
+        got = head_masks(data, index, {head: kind}, [head])[head]
+        for i in range(len(data)):
+            want = label_mask(kind, int(data.labels[i]), 48, 48,
+                              landmarks=np.argwhere(data.cvm[i].numpy())[:, ::-1],
+                              forgery_mask=data.masks[i].numpy() if data.has_mask[i] else None,
+                              gate_by_label=head != "face")
+            if kind == "cvm":  # the hull of the hull's own pixels is the hull
+                want = data.cvm[i].numpy() if (head == "face" or data.labels[i]) else want
+            np.testing.assert_array_equal(got[i].numpy(), want)
+
+    def test_check_data_rejects_one_class(self, faces):
+        data = load_folder(faces)
+        with pytest.raises(ValueError, match="the train set needs real and fake images"):
+            check_data(data.subset(torch.nonzero(data.labels == 0)[:, 0]), tiny_config())
+
+    def test_check_data_rejects_empty(self, faces):
+        with pytest.raises(ValueError, match="got 0 real and 0 fake"):
+            check_data(load_folder(faces).subset([]), tiny_config(), "train")
+
+    def test_real_head_needs_true_masks(self, tmp_path):
+        data = load_folder(make_faces(tmp_path, pairs=3, masks=False))
+        with pytest.raises(ValueError, match="'real' masks but 3 of the 3 fake train images"):
+            check_data(data, tiny_config())
+
+    def test_cvm_head_needs_landmarks(self, tmp_path):
+        data = load_folder(make_faces(tmp_path, pairs=3, landmarks=False))
+        cfg = tiny_config(masks={"fake": "real", "face": "cvm"})
+        with pytest.raises(ValueError, match="'face' uses 'cvm' masks but 6 of the 6 train"):
+            check_data(data, cfg)
+
+    def test_load_splits_assigns_missing_splits(self, tmp_path):
+        root = make_faces(tmp_path, pairs=40, splits=False)
+        tr, va = load_splits(root, tiny_config())
+        assert len(tr) > len(va) > 0 and len(tr) + len(va) <= 80
+        groups_tr = {r.group for r in tr.records}
+        assert groups_tr.isdisjoint({r.group for r in va.records})
+
+    def test_load_splits_limit_keeps_a_subset(self, faces):
+        tr, va = load_splits(faces, tiny_config(limit=10))
+        assert len(tr) == 10 and len(va) == 8
+
+    def test_load_splits_needs_a_dataset(self):
+        with pytest.raises(ValueError, match="no dataset given"):
+            load_splits([], tiny_config())
+
+
+class TestTrain:
+    def test_writes_checkpoints_and_history(self, faces, tmp_path):
+        history = train(tiny_config(), faces, out=tmp_path / "run")
+        assert [r["epoch"] for r in history] == [1, 2] and history[-1]["step"] == 6
+        assert {"loss", "loss_cls", "loss_seg_fake", "loss_seg_face", "val_auc", "val_acc",
+                "images_per_s", "seconds"} <= set(history[0])
+        assert json.loads((tmp_path / "run" / "history.json").read_text()) == history
+        assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 3
+        model, cfg = load_checkpoint(tmp_path / "run" / "best")
+        assert model.head_names == ("fake", "face")
+        assert cfg["train"]["masks"] == {"fake": "real", "face": "cvm"}
+        assert read_config(tmp_path / "run" / "last")["state"]["epoch"] == 2
+
+    def test_zero_lambda_head_is_not_built(self, faces, tmp_path):
+        cfg = tiny_config(epochs=1, lambda_cls=0.7, lambda_seg={"fake": 0.3, "face": 0.0})
+        train(cfg, faces, out=tmp_path / "run")
+        assert load_checkpoint(tmp_path / "run" / "best")[0].head_names == ("fake",)
+
+    def test_learns_an_easy_task(self, faces, tmp_path):
+        cfg = tiny_config(epochs=6, lr=3e-3, batch_size=6, schedule="constant")
+        history = train(cfg, faces, out=None)
+        assert history[-1]["loss"] < history[0]["loss"]
+        assert max(r["val_auc"] for r in history) >= 0.9
+
+    def test_refuses_to_overwrite_a_run(self, faces, tmp_path):
+        train(tiny_config(epochs=1), faces, out=tmp_path / "run")
+        with pytest.raises(ValueError, match="already holds a run"):
+            train(tiny_config(epochs=1), faces, out=tmp_path / "run")
+
+    def test_train_size_larger_than_images_is_rejected(self, faces):
+        tr, va = load_splits(faces, tiny_config())
+        with pytest.raises(ValueError, match="train_size 64 is larger than the 48-px"):
+            fit(nn.Identity(), tr, va, tiny_config(size=128, train_size=64))
+
+    @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+    def test_cuda_device_without_gpu_is_rejected(self, faces):
+        tr, va = load_splits(faces, tiny_config())
+        with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+            fit(nn.Identity(), tr, va, tiny_config(device="cuda"))
+
+    @pytest.mark.parametrize("budget", ["max_minutes", "max_cpu_minutes"])
+    def test_time_limit_stops_mid_epoch_and_resume_completes(self, faces, tmp_path, budget):
+        cut = train(tiny_config(**{budget: 0.0}), faces, out=tmp_path / "run")
+        assert len(cut) == 1 and cut[0]["complete"] is False and cut[0]["step"] == 1
+        done = train(tiny_config(), faces, out=tmp_path / "run", resume=True)
+        assert [r["epoch"] for r in done] == [1, 2] and all(r["complete"] for r in done)
+        assert done[-1]["step"] == 6
+
+
+class ConstantNet(nn.Module):
+    """Any model returning Output trains; this one's logits ignore the image."""
+
+    def __init__(self, nan_at_call: int | None = None):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(2))
+        self.calls, self.nan_at_call = 0, nan_at_call
+
+    def forward(self, images):
+        self.calls += 1
+        logits = self.bias.expand(images.shape[0], 2) + 0 * images.mean()
+        if self.training and self.calls == self.nan_at_call:
+            logits = logits * float("nan")
+        return Output(logits, {})
+
+
+class TestFitAnyModel:
+    def test_trains_a_model_without_seg_heads(self, faces, tmp_path):
+        tr, va = load_splits(faces, tiny_config())
+        model = ConstantNet()
+        cfg = tiny_config(lambda_cls=1.0, lambda_seg={}, masks={})
+        history = fit(model, tr, va, cfg, out=tmp_path / "run")
+        assert len(history) == 2 and model.bias.abs().sum() > 0
+        assert read_config(tmp_path / "run" / "best")["model"] == {"class": "ConstantNet"}
+
+    def test_early_stopping_when_val_auc_does_not_improve(self, faces):
+        tr, va = load_splits(faces, tiny_config())
+        cfg = tiny_config(lambda_cls=1.0, lambda_seg={}, masks={}, epochs=10, patience=2)
+        history = fit(ConstantNet(), tr, va, cfg)
+        assert len(history) == 3  # epoch 1 is the best (AUC 0.5); 2 and 3 are not better
+
+    def test_nan_loss_raises_and_keeps_last_good_checkpoint(self, faces, tmp_path):
+        tr, va = load_splits(faces, tiny_config())
+        cfg = tiny_config(lambda_cls=1.0, lambda_seg={}, masks={}, checkpoint_every=1)
+        msg = r"loss is nan at epoch 2 step 0 \(global step 3\), batch rows"
+        with pytest.raises(RuntimeError, match=msg):
+            fit(ConstantNet(nan_at_call=5), tr, va, cfg, out=tmp_path / "run")
+        # calls: 3 train steps + 1 validation, then step 0 of epoch 2, then NaN
+        state = read_config(tmp_path / "run" / "last")["state"]
+        assert state["global_step"] == 3
+        assert torch.isfinite(load_file(tmp_path / "run" / "last.safetensors")["bias"]).all()
+
+
+CHILD = textwrap.dedent("""
+    import os, signal, sys, torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, {tests!r})
+    from test_train import tiny_config
+    from minilocal.train import train
+    kill_after = int(sys.argv[2])
+    def callback(info):
+        if info["global_step"] == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    train(tiny_config(epochs=3), {faces!r}, out=sys.argv[1], resume=sys.argv[3] == "resume",
+          callback=callback)
+""")
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_ends_with_the_same_weights(faces, tmp_path):
+    """Kill a run with SIGKILL after step 5 (last checkpoint: step 4), resume, compare."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(tests=str(Path(__file__).parent), faces=str(faces)))
+    run = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run([sys.executable, str(script), str(run), "5", "fresh"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert read_config(run / "last")["state"]["global_step"] == 4
+    resumed = subprocess.run([sys.executable, str(script), str(run), "-1", "resume"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    reference = train(tiny_config(epochs=3), faces, out=tmp_path / "straight")
+    a = load_file(tmp_path / "straight" / "last.safetensors")
+    b = load_file(run / "last.safetensors")
+    assert set(a) == set(b) and any(k.startswith("extra.optim.") for k in a)
+    for key in a:  # weights, BatchNorm statistics and AdamW moments, bit for bit
+        assert torch.equal(a[key], b[key]), key
+    history = json.loads((run / "history.json").read_text())
+    assert [r["loss"] for r in history] == [r["loss"] for r in reference]
+
+
+class TestCli:
+    def test_parse_pairs(self):
+        assert parse_pairs("fake=0.3, face=0.2", "--lambda-seg", float) == {"fake": 0.3,
+                                                                            "face": 0.2}
+
+    def test_parse_pairs_rejects_a_bad_item(self):
+        with pytest.raises(ValueError, match="bad item 'fake0.3'"):
+            parse_pairs("fake0.3", "--lambda-seg", float)
+
+    def test_lambda_cls_fills_the_single_head(self):
+        assert resolve_lambdas(0.6, None, {}) == (0.6, {"fake": 0.4})
+        assert resolve_lambdas(None, "fake=0.3,face=0.2", {}) == (0.5, {"fake": 0.3,
+                                                                        "face": 0.2})
+
+    def test_lambda_cls_alone_is_ambiguous_with_two_heads(self):
+        with pytest.raises(ValueError, match="give their weights with --lambda-seg"):
+            resolve_lambdas(0.5, None, {"fake": "real", "face": "cvm"})
+
+    def test_cli_trains(self, faces, tmp_path, capsys):
+        rc = cli_main(["train", "--data", str(faces), "--out", str(tmp_path / "run"),
+                       "--size", "48", "--train-size", "40", "--epochs", "1",
+                       "--batch-size", "8", "--widths", "8,8,8,8,8,8,8,8",
+                       "--lambda-seg", "fake=0.3,face=0.2", "--masks", "fake=real",
+                       "--device", "cpu", "--quiet"])
+        assert rc == 0 and "best val AUC" in capsys.readouterr().out
+        assert read_config(tmp_path / "run" / "best")["train"]["masks"] == {
+            "fake": "real", "face": "cvm"}
+
+    @pytest.mark.parametrize("widths, match", [("8,8", "must list 8 widths"),
+                                                ("8,a", "8 comma-separated integers")])
+    def test_cli_reports_bad_widths(self, faces, tmp_path, capsys, widths, match):
+        rc = cli_main(["train", "--data", str(faces), "--out", str(tmp_path / "run"),
+                       "--widths", widths])
+        assert rc == 2 and match in capsys.readouterr().err
+
+    def test_cli_reports_bad_mask_kind(self, faces, tmp_path, capsys):
+        rc = cli_main(["train", "--data", str(faces), "--out", str(tmp_path / "run"),
+                       "--masks", "fake=hull"])
+        assert rc == 2 and "mask kind 'hull'" in capsys.readouterr().err
