@@ -1,12 +1,11 @@
 """Tests for minilocal/receptive_field.py: analytic geometry vs input gradients, labels."""
 
-import copy
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from minilocal.explain import empirical_receptive_field
 from minilocal.model import RECEPTIVE_FIELD, LocalFeatureNet
 from minilocal.receptive_field import (
     label_grid,
@@ -17,32 +16,6 @@ from minilocal.receptive_field import (
     rf_centres,
     upsample_to_input,
 )
-
-
-def gradient_support(model: nn.Module, size: int, i: int, j: int) -> np.ndarray:
-    """(size, size) bool: input pixels whose gradient w.r.t. output (i, j) is non-zero."""
-    x = torch.rand(1, 3, size, size, requires_grad=True)
-    feats = model.forward_features(x)
-    feats[0, :, i, j].sum().backward()
-    return (x.grad[0].abs().sum(0) > 0).numpy()
-
-
-def all_paths_open(model: LocalFeatureNet) -> LocalFeatureNet:
-    """Positive weights and the max-pool swapped for an average pool of the same geometry.
-
-    A max-pool routes the gradient to one pixel per window and ReLUs can close paths, so
-    with random weights the gradient support is a subset of the receptive field. With all
-    weights positive (inputs in [0, 1]) and an average pool, every path stays open and the
-    support is exactly the receptive field; the geometry (kernel, stride) is unchanged.
-    """
-    m = copy.deepcopy(model).eval()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.copy_(p.abs() + 0.01)
-    for idx, child in enumerate(m.trunk):
-        if isinstance(child, nn.MaxPool2d):
-            m.trunk[idx] = nn.AvgPool2d(child.kernel_size, child.stride)
-    return m
 
 
 def box_of(support: np.ndarray) -> tuple[int, int, int, int]:
@@ -94,14 +67,18 @@ class TestAnalytic:
 
 
 class TestEmpirical:
+    """The analytic geometry against input gradients (explain.empirical_receptive_field:
+    positive weights and the max-pool swapped for an average pool of the same geometry,
+    so that every path is open and the support is the whole receptive field)."""
+
     @pytest.mark.parametrize("i,j", [(0, 0), (3, 7), (15, 15)])
     def test_gradient_support_is_the_analytic_box(self, net, i, j):
-        support = gradient_support(all_paths_open(net), 64, i, j)
+        support = empirical_receptive_field(net, 64, i, j)
         assert support.sum() == 33 * 33
         assert box_of(support) == rf_box(i, j, net)
 
     def test_real_maxpool_support_stays_inside_the_box(self, net):
-        support = gradient_support(copy.deepcopy(net).eval(), 64, 4, 4)
+        support = empirical_receptive_field(net, 64, 4, 4, open_paths=False)
         x0, y0, x1, y1 = rf_box(4, 4, net)
         outside = support.copy()
         outside[y0:y1, x0:x1] = False

@@ -140,6 +140,7 @@ class TestTutorialDataset:
     def test_missing_raw_and_built_data_raises(self, build, tmp_path, monkeypatch):
         monkeypatch.setenv("MINILOCAL_DATA", str(tmp_path / "nothing"))
         monkeypatch.chdir(tmp_path)  # no ./datasets_small, no ../shared/datasets
+        monkeypatch.setattr("minilocal.folder.project_root", lambda: None)  # nor beside the checkout
         with pytest.raises(FileNotFoundError, match="dataset 'gan_faces' not found"):
             tutorial_dataset("gan_faces", n=4)
         assert not (build / "tutorial" / "gan_faces_n4_s0").exists()
