@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -149,8 +149,17 @@ def score_images(model: nn.Module, images: torch.Tensor, sizes: Sequence[int] = 
         ValueError: on images that are not (N, 3, H, W) uint8, a size out of range, or
             a ``head`` the model does not have.
     """
+    scores, _ = _inference(model, images, sizes, head, batch_size, device, autocast, progress,
+                           None)
+    return scores
+
+
+def _inference(model: nn.Module, images: torch.Tensor, sizes: Sequence[int], head: str,
+               batch_size: int, device, autocast: bool | None, progress: bool,
+               has_mask: torch.Tensor | None, name: str = "images") -> tuple[dict, Any]:
+    """Check the inputs, run the model in eval mode (restoring its mode), return _run's."""
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be (N, 3, H, W) uint8, got {tuple(images.shape)} "
+        raise ValueError(f"{name} must be (N, 3, H, W) uint8, got {tuple(images.shape)} "
                          f"{images.dtype}")
     sizes = _check_sizes(sizes, *images.shape[-2:])
     dev = _model_device(model, device)
@@ -158,10 +167,9 @@ def score_images(model: nn.Module, images: torch.Tensor, sizes: Sequence[int] = 
     was_training = model.training
     model.eval()
     try:
-        scores, _ = _run(model, images, sizes, head, batch_size, dev, autocast, progress, None)
+        return _run(model, images, sizes, head, batch_size, dev, autocast, progress, has_mask)
     finally:
         model.train(was_training)
-    return scores
 
 
 def _score_metrics(labels: np.ndarray, scores: Scores, rows: np.ndarray | None = None) -> dict:
@@ -207,19 +215,9 @@ def evaluate(model: nn.Module, faceset: FaceSet, sizes: Sequence[int] = DEFAULT_
         ValueError: as :func:`score_images`.
     """
     images, labels = faceset.images, faceset.labels.numpy()
-    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"faceset.images must be (N, 3, H, W) uint8, got "
-                         f"{tuple(images.shape)} {images.dtype}")
+    scores, maps = _inference(model, images, sizes, head, batch_size, device, autocast,
+                              progress, faceset.has_mask, name="faceset.images")
     sizes = _check_sizes(sizes, *images.shape[-2:])
-    dev = _model_device(model, device)
-    autocast = default_autocast(dev) if autocast is None else autocast
-    was_training = model.training
-    model.eval()
-    try:
-        scores, maps = _run(model, images, sizes, head, batch_size, dev, autocast, progress,
-                            faceset.has_mask)
-    finally:
-        model.train(was_training)
     full = sizes[0]
     result: dict = {"n": int(len(labels)), "n_real": int((labels == 0).sum()),
                     "n_fake": int((labels == 1).sum()), "head": head, "size": full,
