@@ -81,11 +81,13 @@ def test_format_mean_std():
 
 def test_quick_grid_sizes_and_shared_runs():
     t1, t3 = A.grid("1", "quick", 3), A.grid("3", "quick", 3)
-    assert len(t1) == 3 * 3 * 3  # (c23, c40, FF++) x lambdas {0, .3, .6} x seeds
+    assert len(t1) == 4 * 3 * 3  # (c23, c40, FF++, DFDC) x lambdas {0, .3, .6} x seeds
     assert len(A.grid("2", "quick", 3)) == 5 * 3  # lambda 0, OM .3/.6, CVM .3/.6
     assert len(t3) == (7 + 4) * 3
     shared = {c.key for c in t1} & {c.key for c in t3}
-    assert len(shared) == 2 * 3  # Table 3 cases 1 and 2 are Table 1 runs
+    assert len(shared) == 4 * 3  # cases 1, 2 (synth) and 1, 3 (DFDC) are Table 1 runs
+    dfdc = [c for c in t1 if c.data == "dfdc" and c.lambda_seg]
+    assert {dict(c.masks)["fake"] for c in dfdc} == {"cvm"}
     assert len(A.grid("fig3a", "quick", 3)[0].sizes) == 6
 
 
@@ -150,7 +152,7 @@ def test_tiny_grid_runs_resumes_and_writes_tables(demo, tmp_path):
     assert {r["status"] for r in rows} == {"ok"}
     assert {r["slice"] for r in rows} == {"all", "faceswap", "partswap", "sbi"}
     for r in rows:
-        assert 0 <= r["test_acc_cls"] <= 1 and 0 <= r["val_auc"] <= 1 and r["seconds"] > 0
+        assert 0 <= r["test_acc_cls"] <= 1 and 0 <= r["val_auc"] <= 1 and r["seconds"] >= 0
         assert (r["lambda_cls"] == 1) == math.isnan(r["test_acc_seg"])  # no head, no seg
     with open(tmp_path / "runs.csv", newline="") as f:
         assert csv.DictReader(f).fieldnames == A.RESULT_COLUMNS
@@ -189,6 +191,16 @@ def test_table_layout_puts_paper_beside_ours():
     assert to_markdown(header, body).splitlines()[1] == "|" + "---|" * len(header)
 
 
+def test_table3_plot_has_one_point_per_case_and_setting():
+    rows = [_row(f"case {c}", s, 0.6, slice_=sl) for c in (2, 1) for s in range(2)
+            for sl in ("all", "faceswap", "sbi")]
+    rows += [_row("case 1", s, 0.7, data="dfdc") for s in range(2)]
+    xt, series = A.report.plot_series("3", rows)
+    assert xt == "case" and [s["name"] for s in series] == ["synth c23", "DFDC"]
+    assert series[0]["x"] == ["case 1", "case 2"] and series[1]["x"] == ["case 1"]
+    assert series[1]["y"] == [pytest.approx(70.0)]
+
+
 def test_table_layout_rejects_unknown_table():
     with pytest.raises(ValueError, match="unknown table"):
         table_layout("4", [_row("lambda_seg=0", 0, 0.5)])
@@ -212,6 +224,18 @@ def test_claims_are_not_testable_when_models_are_near_chance():
     rows += [_row("lambda_seg=0.3", s, 0.55) for s in range(6)]  # 6 of 6 wins, AUC ~0.5
     (v,) = A.claim_verdicts({"1": rows})
     assert v["verdict"].startswith("not testable here") and "6 of 6 pairs" in v["evidence"]
+
+
+def test_near_chance_settings_are_left_out_of_a_claim():
+    learned = [_row("lambda_seg=0", s, 0.70, data="dfdc") for s in range(6)]
+    learned += [_row("lambda_seg=0.3", s, 0.80, data="dfdc") for s in range(6)]
+    chance = [_row("lambda_seg=0", s, 0.52) for s in range(6)]  # synth c23, AUC ~0.5
+    chance += [_row("lambda_seg=0.3", s, 0.40) for s in range(6)]  # would contradict
+    (v,) = A.claim_verdicts({"1": learned + chance})
+    assert v["verdict"] == "held" and "6 of 6 pairs" in v["evidence"]
+    assert "Not testable" in v["evidence"] and "synth c23" in v["evidence"]
+    (v,) = A.claim_verdicts({"1": chance})
+    assert v["verdict"].startswith("not testable here")
 
 
 # ------------------------------------------------------------------ CLI

@@ -47,7 +47,9 @@ class Budget:
     synth_n: int  # real LFW faces made into fakes (one fake per method each)
     fig3a_size: int = 128  # Fig. 3a trains on this face size and crops it down
     fig3a_sizes: tuple[int, ...] = FIG3A_SIZES
+    fig3a_data: str | None = None  # Fig. 3a data setting; None: synth at compressions[0]
     ffpp: bool = True  # try the FF++ sample pairs in Table 1
+    table1_cvm: tuple[str, ...] = ("dfdc",)  # Table 1 settings without real masks: CVM
     dfdc: bool = True  # the DFDC column of Table 3
     note: str = ""  # said in every table header
 
@@ -69,15 +71,17 @@ BUDGETS = {
                    epochs=1, batch_size=8, lr=1e-3, patience=0, max_train=16, max_val=8,
                    max_test=8, lambdas=(0.0, 0.3), table1_specific=(),
                    compressions=("c23",), table2_compressions=None, synth_n=12, fig3a_size=48,
-                   fig3a_sizes=(48, 40), ffpp=False, dfdc=False,
+                   fig3a_sizes=(48, 40), ffpp=False, dfdc=False, table1_cvm=(),
                    note="TINY smoke grid: numbers are meaningless"),
-    "quick": Budget("quick", size=64, train_size=48, widths=SMALL_WIDTHS, epochs=4,
-                    batch_size=32, lr=3e-3, patience=0, max_train=400, max_val=120,
-                    max_test=300, lambdas=(0.0, 0.3, 0.6), table1_specific=(),
+    "quick": Budget("quick", size=128, train_size=64, widths=SMALL_WIDTHS, epochs=10,
+                    batch_size=32, lr=3e-3, patience=0, max_train=3000, max_val=400,
+                    max_test=600, lambdas=(0.0, 0.3, 0.6), table1_specific=(),
                     compressions=("c23", "c40"), table2_compressions=("c23",),
-                    synth_n=600,
-                    note="2-core CPU: faces downscaled to 64 px, ~7x fewer parameters "
-                         "than the paper, a few epochs: expect noisy, low accuracies"),
+                    synth_n=2000, fig3a_data="dfdc",
+                    note="2-core CPU: 128-px faces, 64-px training crops, ~7x fewer "
+                         "parameters than the paper, 10 epochs on <= 3,000 images: expect "
+                         "low accuracies; Fig. 3a on DFDC (CVM), as our synthetic fakes "
+                         "stay near chance at this budget"),
     "full": Budget("full", size=128, train_size=None, widths=None, epochs=30,
                    batch_size=64, lr=1e-3, patience=5, max_train=None, max_val=None,
                    max_test=None, lambdas=PAPER_LAMBDAS, table1_specific=("c23", "c40"),
@@ -167,11 +171,14 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
 
     Table 1: lambda_seg in budget.lambdas (real masks, one "fake" head) on synthetic
     fakes of LFW faces at each compression, trained on all methods (tested per method
-    too) and, at budget.table1_specific, per method; plus the FF++ sample pairs.
+    too) and, at budget.table1_specific, per method; plus the FF++ sample pairs, and
+    budget.table1_cvm settings (DFDC) with CVM as the fake head's mask (Table 3's cases 1
+    and 3 at lambda_seg = 0.3 are the same runs).
     Table 2: generated faces vs LFW reals, lambda_seg with ones masks (OM) and with CVM.
     Table 3: cases 1-7 on the synthetic fakes (c23, all methods) and cases 1, 3, 4, 6 on
-    DFDC (no real masks). Fig. 3a: Table 1's lambda_seg = 0.3 run (c23, all methods)
-    trained on budget.fig3a_size faces and tested at budget.fig3a_sizes.
+    DFDC (no real masks). Fig. 3a: Table 1's lambda_seg = 0.3 run (c23, all methods;
+    or budget.fig3a_data, with CVM where it has no real masks) trained on
+    budget.fig3a_size faces and tested at budget.fig3a_sizes.
 
     Args:
         table: one of TABLES.
@@ -198,6 +205,8 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
                     cells += _lambda_cells(f"synth_{c}", m, b.lambdas, "real", S)
         if b.ffpp:
             cells += _lambda_cells("ffpp_c23", "all", b.lambdas, "real", S)
+        for data in b.table1_cvm:  # no real masks: the fake head learns the CVM
+            cells += _lambda_cells(data, "all", b.lambdas, "cvm", S, "CVM ")
     elif table == "2":
         for c in b.table2_compressions or b.compressions:
             cells += _lambda_cells(f"gan_lfw_{c}", "all", b.lambdas, "ones", S, "OM ")
@@ -213,8 +222,8 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
                 seg, masks = case_lambdas(case)
                 cells += [Cell.make("dfdc", "all", f"case {case}", seg, masks, s) for s in S]
     else:
-        c = b.compressions[0]
-        cells = [Cell.make(f"synth_{c}", "all", "lambda_seg=0.3", {"fake": 0.3},
-                           {"fake": "real"}, s, sizes=b.fig3a_sizes, size=b.fig3a_size)
-                 for s in S]
+        data = b.fig3a_data or f"synth_{b.compressions[0]}"
+        kind = "real" if data.startswith(("synth", "ffpp")) else "cvm"  # DFDC: no real masks
+        cells = [Cell.make(data, "all", "lambda_seg=0.3", {"fake": 0.3}, {"fake": kind}, s,
+                           sizes=b.fig3a_sizes, size=b.fig3a_size) for s in S]
     return cells

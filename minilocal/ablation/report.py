@@ -160,7 +160,9 @@ def plot_series(table: str, rows: Sequence[dict[str, Any]], metric: str = "test_
                 s["err"].append(100 * (a[f"{metric}_std"] if a["n"] > 1 else 0.0))
     elif table == "3":
         xt = "case"
-        for a in agg:
+        for a in sorted(agg, key=lambda a: a["variant"]):  # "case 1" .. "case 7"
+            if a["slice"] != "all":  # per-method slices are unbalanced: not this plot
+                continue
             s = series.setdefault(a["data"], {"name": _short(a["data"]), "x": [], "y": [],
                                               "err": []})
             s["x"].append(a["variant"])
@@ -191,7 +193,8 @@ def plot_table(table: str, rows: Sequence[dict[str, Any]], metric: str = "test_a
     xt, series = plot_series(table, rows, metric)
     fig = go.Figure()
     for s in series:
-        fig.add_trace(go.Scatter(x=s["x"], y=s["y"], name=s["name"], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=s["x"], y=s["y"], name=s["name"],  # cases: categories
+                                 mode="markers" if table == "3" else "lines+markers",
                                  error_y={"type": "data", "array": s["err"]}))
     fig.update_layout(title=title or TABLE_TITLES[table], xaxis_title=xt,
                       yaxis_title=f"{metric} (%)", template="plotly_white", height=420)
@@ -212,7 +215,8 @@ def save_plot_png(table: str, rows: Sequence[dict[str, Any]], path: str | Path,
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for s in series:
         ax.errorbar([str(x) for x in s["x"]] if table == "3" else s["x"], s["y"],
-                    yerr=s["err"], marker="o", capsize=3, label=s["name"])
+                    yerr=s["err"], marker="o", capsize=3, label=s["name"],
+                    linestyle="none" if table == "3" else "-")  # cases: categories
     if table == "fig3a":
         ax.invert_xaxis()
     ax.set_xlabel(xt)
@@ -319,17 +323,45 @@ def _evidence(cmp: dict, what: str) -> str:
             f"sign test p = {cmp['sign_p']:.3g}, paired t-test p = {cmp['t_p']:.3g}.")
 
 
-CHANCE_AUC = 0.6  # below this mean test AUC a grid's models are called "near chance"
+CHANCE_AUC = 0.6  # below this mean test AUC a data setting's models are "near chance"
+
+
+def _setting_aucs(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """{data setting: mean classifier test AUC over its runs (slice "all")}."""
+    aucs: dict[str, list[float]] = {}
+    for r in rows:
+        if r["status"] == "ok" and r["slice"] == "all" and math.isfinite(r["test_auc_cls"]):
+            aucs.setdefault(r["data"], []).append(r["test_auc_cls"])
+    return {d: sum(v) / len(v) for d, v in aucs.items()}
+
+
+def _learned(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """(rows of the data settings whose models learned, what was left out and why).
+
+    The gate is per data setting (e.g. synth c23, DFDC): the mean test AUC of its
+    classifier over every run (all variants and seeds) must reach CHANCE_AUC. A setting
+    near chance cannot rank objectives, and pooling it with one that learned would hide
+    it (or be hidden by it). When no setting learned, every row is returned, so the
+    evidence still shows what the noise said (and :func:`_near_chance` gives the verdict).
+    """
+    means = _setting_aucs(rows)
+    kept = {d for d, m in means.items() if m >= CHANCE_AUC}
+    dropped = [f"{_short(d)} (mean test AUC {means[d]:.2f})" for d in sorted(means)
+               if d not in kept]
+    note = ("Not testable (models near chance, mean test AUC < "
+            f"{CHANCE_AUC:g}): {', '.join(dropped)}." if dropped else "")
+    return ([r for r in rows if r["data"] in kept] if kept else list(rows)), note
 
 
 def _near_chance(rows: Sequence[dict[str, Any]]) -> str:
-    """'' or a verdict saying the models learned too little to test anything."""
+    """'' or a verdict saying no data setting's models learned enough to test anything."""
+    means = _setting_aucs(rows)
+    if any(m >= CHANCE_AUC for m in means.values()):
+        return ""
     aucs = [r["test_auc_cls"] for r in rows if r["status"] == "ok" and r["slice"] == "all"
             and math.isfinite(r["test_auc_cls"])]
     mean = sum(aucs) / len(aucs) if aucs else math.nan
-    if not aucs or mean < CHANCE_AUC:
-        return f"not testable here (models near chance: mean test AUC {mean:.2f})"
-    return ""
+    return f"not testable here (models near chance: mean test AUC {mean:.2f})"
 
 
 def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[str, str]]:
@@ -337,15 +369,16 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
 
     A claim "held" when the paired comparison favours it with an exact sign test
     p < 0.05, is "contradicted" when it significantly goes the other way, and is "not
-    shown (inconclusive)" otherwise; "not testable here" when the grid's models are near
-    chance (mean test AUC < CHANCE_AUC), whatever the comparison says.
+    shown (inconclusive)" otherwise. Only data settings whose models learned (mean test
+    AUC >= CHANCE_AUC) enter a comparison; the others are named in the evidence, and a
+    claim with none left is "not testable here", whatever its comparison would say.
 
     Returns:
         [{"claim", "paper", "verdict", "evidence", "comparison" (JSON)}].
     """
     out = []
     if "1" in results:
-        rows = [r for r in results["1"] if r["slice"] == "all"]
+        rows, _ = _learned([r for r in results["1"] if r["slice"] == "all"])
         cmp = compare_variants(rows, BASELINE)
         auc = compare_variants(rows, BASELINE, metric="test_auc_cls")
         out.append({"claim": "(1) lambda_seg > 0 beats lambda_seg = 0",
@@ -355,7 +388,7 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
                              "twin (same data, split, seed)") + " " + _evidence(
                         auc, f"Test AUC ({_held(auc)})"), "comparison": json.dumps(cmp)})
     if "3" in results:
-        rows = [r for r in results["3"] if r["slice"] == "all"]
+        rows, _ = _learned([r for r in results["3"] if r["slice"] == "all"])
         cvm_vs_real = compare_variants(rows, "case 2", ["case 3"])
         k2 = compare_variants(rows, "case 1", ["case 6"])
         means = {}
@@ -378,7 +411,7 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
                     + ", ".join(f"{_short(d)}: {b}" for d, b in best.items()) + ". "
                     + _evidence(k2, "case 6 vs case 1"), "comparison": json.dumps(k2)})
     if "2" in results:
-        rows = [r for r in results["2"] if r["slice"] == "all"]
+        rows, _ = _learned([r for r in results["2"] if r["slice"] == "all"])
         variants = {r["variant"] for r in rows}
         cvm = compare_variants(rows, BASELINE, sorted(v for v in variants if "CVM" in v))
         om = compare_variants(rows, BASELINE, sorted(v for v in variants if "OM" in v))
@@ -393,7 +426,8 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
                             f"Test AUC, {k} vs lambda_seg = 0") for k in ("CVM", "OM")),
                     "comparison": json.dumps({"cvm": cvm, "om": om})})
     if "fig3a" in results:
-        rows = [r for r in results["fig3a"] if r["slice"].startswith("size=")]
+        kept, _ = _learned(results["fig3a"])
+        rows = [r for r in kept if r["slice"].startswith("size=")]
         sizes = sorted({int(r["slice"][5:]) for r in rows})
         if sizes:
             small = [r for r in rows if int(r["slice"][5:]) <= max(64, sizes[0])]
@@ -412,9 +446,14 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
                         "comparison": json.dumps(seg_vs_cls)})
     for v in out:
         table = {"(1)": "1", "(2a": "3", "(2b": "3", "(3)": "2", "(4)": "fig3a"}[v["claim"][:3]]
+        _, gate = _learned(results[table])
         chance = _near_chance(results[table])
         if chance:
             v["verdict"] = chance
+        elif gate:
+            v["evidence"] = f"{gate} {v['evidence']}"
+            if v["verdict"].startswith("not tested"):  # only near-chance settings could
+                v["verdict"] = "not testable here (models near chance where it is tested)"
     return out
 
 
