@@ -232,7 +232,7 @@ def test_near_chance_settings_are_left_out_of_a_claim():
     chance = [_row("lambda_seg=0", s, 0.52) for s in range(6)]  # synth c23, AUC ~0.5
     chance += [_row("lambda_seg=0.3", s, 0.40) for s in range(6)]  # would contradict
     (v,) = A.claim_verdicts({"1": learned + chance})
-    assert v["verdict"] == "held" and "6 of 6 pairs" in v["evidence"]
+    assert v["verdict"] == "held (tested on DFDC only)" and "6 of 6 pairs" in v["evidence"]
     assert "Not testable" in v["evidence"] and "synth c23" in v["evidence"]
     (v,) = A.claim_verdicts({"1": chance})
     assert v["verdict"].startswith("not testable here")

@@ -446,7 +446,7 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
                         "comparison": json.dumps(seg_vs_cls)})
     for v in out:
         table = {"(1)": "1", "(2a": "3", "(2b": "3", "(3)": "2", "(4)": "fig3a"}[v["claim"][:3]]
-        _, gate = _learned(results[table])
+        kept, gate = _learned(results[table])
         chance = _near_chance(results[table])
         if chance:
             v["verdict"] = chance
@@ -454,6 +454,9 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
             v["evidence"] = f"{gate} {v['evidence']}"
             if v["verdict"].startswith("not tested"):  # only near-chance settings could
                 v["verdict"] = "not testable here (models near chance where it is tested)"
+            else:
+                tested = sorted({_short(r["data"]) for r in kept})
+                v["verdict"] += f" (tested on {', '.join(tested)} only)"
     return out
 
 
