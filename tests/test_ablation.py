@@ -91,6 +91,14 @@ def test_quick_grid_sizes_and_shared_runs():
     assert len(A.grid("fig3a", "quick", 3)[0].sizes) == 6
 
 
+def test_long_grid_is_table1_at_c23_with_more_epochs():
+    cells = A.grid("1", "long", 3)
+    assert [(c.data, dict(c.lambda_seg)) for c in cells[::3]] == [
+        ("synth_c23", {}), ("synth_c23", {"fake": 0.3})]
+    assert A.BUDGETS["long"].epochs == 3 * A.BUDGETS["quick"].epochs
+    assert A.BUDGETS["long"].max_train == A.BUDGETS["quick"].max_train
+
+
 def test_full_grid_keeps_the_whole_lambda_set():
     t1 = A.grid("1", "full", 3)
     assert {dict(c.lambda_seg).get("fake", 0) for c in t1} == set(A.paper.PAPER_LAMBDAS)

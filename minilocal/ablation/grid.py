@@ -5,8 +5,9 @@ weights (lambda_cls, lambda_seg per head) with a mask kind per head, and a seed.
 :attr:`Cell.key` depends only on what is trained, so a run shared by two tables (Table
 1's lambda_seg = 0 is Table 3's case 1) is trained once. A :class:`Budget` fixes
 everything else (image size, crops, widths, epochs, data caps): ``quick`` fits a 2-core
-CPU in minutes, ``full`` keeps the paper's whole grid and is meant for a GPU, ``tiny``
-exists for tests and CI.
+CPU in minutes; ``long`` trains 3x longer, for Table 1 on synth c23 (lambda_seg 0 vs
+0.3), where our synthetic fakes stay near chance at the quick budget; ``full`` keeps the
+paper's whole grid and is meant for a GPU; ``tiny`` exists for tests and CI.
 """
 
 from __future__ import annotations
@@ -82,6 +83,13 @@ BUDGETS = {
                          "parameters than the paper, 10 epochs on <= 3,000 images: expect "
                          "low accuracies; Fig. 3a on DFDC (CVM), as our synthetic fakes "
                          "stay near chance at this budget"),
+    "long": Budget("long", size=128, train_size=64, widths=SMALL_WIDTHS, epochs=30,
+                   batch_size=32, lr=3e-3, patience=0, max_train=3000, max_val=400,
+                   max_test=600, lambdas=(0.0, 0.3), table1_specific=(),
+                   compressions=("c23",), table2_compressions=None, synth_n=2000,
+                   ffpp=False, dfdc=False, table1_cvm=(),
+                   note="2-core CPU, for Table 1 on synth c23: the quick budget with 30 "
+                        "epochs, where our synthetic fakes start to train (~4 min a run)"),
     "full": Budget("full", size=128, train_size=None, widths=None, epochs=30,
                    batch_size=64, lr=1e-3, patience=5, max_train=None, max_val=None,
                    max_test=None, lambdas=PAPER_LAMBDAS, table1_specific=("c23", "c40"),
