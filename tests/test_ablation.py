@@ -97,6 +97,10 @@ def test_long_grid_is_table1_at_c23_with_more_epochs():
         ("synth_c23", {}), ("synth_c23", {"fake": 0.3})]
     assert A.BUDGETS["long"].epochs == 3 * A.BUDGETS["quick"].epochs
     assert A.BUDGETS["long"].max_train == A.BUDGETS["quick"].max_train
+    t3 = A.grid("3", "long", 3)
+    assert [c.variant for c in t3[::3]] == ["case 1", "case 2", "case 3"]
+    new = {c.key for c in t3} - {c.key for c in cells}
+    assert len(new) == 3 and all("fake=0.3:cvm" in k for k in new)  # only case 3 is new
 
 
 def test_full_grid_keeps_the_whole_lambda_set():
@@ -244,6 +248,18 @@ def test_near_chance_settings_are_left_out_of_a_claim():
     assert "Not testable" in v["evidence"] and "synth c23" in v["evidence"]
     (v,) = A.claim_verdicts({"1": chance})
     assert v["verdict"].startswith("not testable here")
+
+
+def test_claim_2a_needs_enough_pairs_to_detect_a_loss():
+    def rows(seeds, case3_acc):
+        return ([_row("case 2", s, 0.80) for s in range(seeds)]
+                + [_row("case 3", s, case3_acc) for s in range(seeds)])
+
+    v2a, v2b = A.claim_verdicts({"3": rows(3, 0.79)})
+    assert v2a["verdict"].startswith("not shown (3 pairs are too few")
+    assert v2b["verdict"] == "not tested"  # no case 6 to compare with case 1
+    assert A.claim_verdicts({"3": rows(6, 0.79)})[0]["verdict"] == "contradicted"
+    assert A.claim_verdicts({"3": rows(6, 0.81)})[0]["verdict"] == "held (no significant loss)"
 
 
 # ------------------------------------------------------------------ CLI

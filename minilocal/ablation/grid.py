@@ -5,8 +5,9 @@ weights (lambda_cls, lambda_seg per head) with a mask kind per head, and a seed.
 :attr:`Cell.key` depends only on what is trained, so a run shared by two tables (Table
 1's lambda_seg = 0 is Table 3's case 1) is trained once. A :class:`Budget` fixes
 everything else (image size, crops, widths, epochs, data caps): ``quick`` fits a 2-core
-CPU in minutes; ``long`` trains 3x longer, for Table 1 on synth c23 (lambda_seg 0 vs
-0.3), where our synthetic fakes stay near chance at the quick budget; ``full`` keeps the
+CPU in minutes; ``long`` trains 3x longer on synth c23 only (Table 1: lambda_seg 0 vs
+0.3; Table 3: cases 1-3, real masks vs CVM), where our synthetic fakes stay near chance
+at the quick budget; ``full`` keeps the
 paper's whole grid and is meant for a GPU; ``tiny`` exists for tests and CI.
 """
 
@@ -52,6 +53,7 @@ class Budget:
     ffpp: bool = True  # try the FF++ sample pairs in Table 1
     table1_cvm: tuple[str, ...] = ("dfdc",)  # Table 1 settings without real masks: CVM
     dfdc: bool = True  # the DFDC column of Table 3
+    table3_cases: tuple[int, ...] = tuple(PAPER_CASES)  # Table 3 cases on synthetic fakes
     note: str = ""  # said in every table header
 
     def describe(self) -> str:
@@ -87,9 +89,10 @@ BUDGETS = {
                    batch_size=32, lr=3e-3, patience=0, max_train=3000, max_val=400,
                    max_test=600, lambdas=(0.0, 0.3), table1_specific=(),
                    compressions=("c23",), table2_compressions=None, synth_n=2000,
-                   ffpp=False, dfdc=False, table1_cvm=(),
-                   note="2-core CPU, for Table 1 on synth c23: the quick budget with 30 "
-                        "epochs, where our synthetic fakes start to train (~4 min a run)"),
+                   ffpp=False, dfdc=False, table1_cvm=(), table3_cases=(1, 2, 3),
+                   note="2-core CPU, synth c23 only: the quick budget with 30 epochs, "
+                        "where our synthetic fakes start to train (~4 min a run); Table 3 "
+                        "cases 1-3 only (real masks vs CVM)"),
     "full": Budget("full", size=128, train_size=None, widths=None, epochs=30,
                    batch_size=64, lr=1e-3, patience=5, max_train=None, max_val=None,
                    max_test=None, lambdas=PAPER_LAMBDAS, table1_specific=("c23", "c40"),
@@ -183,8 +186,8 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
     budget.table1_cvm settings (DFDC) with CVM as the fake head's mask (Table 3's cases 1
     and 3 at lambda_seg = 0.3 are the same runs).
     Table 2: generated faces vs LFW reals, lambda_seg with ones masks (OM) and with CVM.
-    Table 3: cases 1-7 on the synthetic fakes (c23, all methods) and cases 1, 3, 4, 6 on
-    DFDC (no real masks). Fig. 3a: Table 1's lambda_seg = 0.3 run (c23, all methods;
+    Table 3: budget.table3_cases (all of 1-7 but in ``long``) on the synthetic fakes (c23,
+    all methods) and cases 1, 3, 4, 6 on DFDC (no real masks). Fig. 3a: Table 1's lambda_seg = 0.3 run (c23, all methods;
     or budget.fig3a_data, with CVM where it has no real masks) trained on
     budget.fig3a_size faces and tested at budget.fig3a_sizes.
 
@@ -222,7 +225,7 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
                                    "cvm", S, "CVM ")
     elif table == "3":
         c = b.compressions[0]
-        for case in PAPER_CASES:
+        for case in b.table3_cases:
             seg, masks = case_lambdas(case)
             cells += [Cell.make(f"synth_{c}", "all", f"case {case}", seg, masks, s) for s in S]
         if b.dfdc:
