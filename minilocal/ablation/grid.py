@@ -7,8 +7,8 @@ weights (lambda_cls, lambda_seg per head) with a mask kind per head, and a seed.
 everything else (image size, crops, widths, epochs, data caps): ``quick`` fits a 2-core
 CPU in minutes; ``long`` trains 3x longer on synth c23 only (Table 1: lambda_seg 0 vs
 0.3; Table 3: cases 1-3, real masks vs CVM), where our synthetic fakes stay near chance
-at the quick budget; ``full`` keeps the
-paper's whole grid and is meant for a GPU; ``tiny`` exists for tests and CI.
+at the quick budget; ``full`` keeps the paper's whole grid and is meant for a GPU;
+``tiny`` exists for tests and CI.
 """
 
 from __future__ import annotations
@@ -187,9 +187,9 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
     and 3 at lambda_seg = 0.3 are the same runs).
     Table 2: generated faces vs LFW reals, lambda_seg with ones masks (OM) and with CVM.
     Table 3: budget.table3_cases (all of 1-7 but in ``long``) on the synthetic fakes (c23,
-    all methods) and cases 1, 3, 4, 6 on DFDC (no real masks). Fig. 3a: Table 1's lambda_seg = 0.3 run (c23, all methods;
-    or budget.fig3a_data, with CVM where it has no real masks) trained on
-    budget.fig3a_size faces and tested at budget.fig3a_sizes.
+    all methods) and cases 1, 3, 4, 6 on DFDC (no real masks). Fig. 3a: Table 1's
+    lambda_seg = 0.3 run (c23, all methods; or budget.fig3a_data, with CVM where it has
+    no real masks) trained on budget.fig3a_size faces and tested at budget.fig3a_sizes.
 
     Args:
         table: one of TABLES.
