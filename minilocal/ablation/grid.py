@@ -76,23 +76,22 @@ BUDGETS = {
                    compressions=("c23",), table2_compressions=None, synth_n=12, fig3a_size=48,
                    fig3a_sizes=(48, 40), ffpp=False, dfdc=False, table1_cvm=(),
                    note="TINY smoke grid: numbers are meaningless"),
-    "quick": Budget("quick", size=128, train_size=64, widths=SMALL_WIDTHS, epochs=10,
-                    batch_size=32, lr=3e-3, patience=0, max_train=3000, max_val=400,
+    "quick": Budget("quick", size=128, train_size=64, widths=SMALL_WIDTHS, epochs=4,
+                    batch_size=32, lr=3e-3, patience=0, max_train=2000, max_val=400,
                     max_test=600, lambdas=(0.0, 0.3, 0.6), table1_specific=(),
                     compressions=("c23", "c40"), table2_compressions=("c23",),
                     synth_n=2000, fig3a_data="dfdc",
                     note="2-core CPU: 128-px faces, 64-px training crops, ~7x fewer "
-                         "parameters than the paper, 10 epochs on <= 3,000 images: expect "
+                         "parameters than the paper, 4 epochs on <= 2,000 images: expect "
                          "low accuracies; Fig. 3a on DFDC (CVM), as our synthetic fakes "
                          "stay near chance at this budget"),
-    "long": Budget("long", size=128, train_size=64, widths=SMALL_WIDTHS, epochs=30,
-                   batch_size=32, lr=3e-3, patience=0, max_train=3000, max_val=400,
+    "long": Budget("long", size=128, train_size=64, widths=SMALL_WIDTHS, epochs=12,
+                   batch_size=32, lr=3e-3, patience=0, max_train=2000, max_val=400,
                    max_test=600, lambdas=(0.0, 0.3), table1_specific=(),
                    compressions=("c23",), table2_compressions=None, synth_n=2000,
                    ffpp=False, dfdc=False, table1_cvm=(), table3_cases=(1, 2, 3),
-                   note="2-core CPU, synth c23 only: the quick budget with 30 epochs, "
-                        "where our synthetic fakes start to train (~4 min a run); Table 3 "
-                        "cases 1-3 only (real masks vs CVM)"),
+                   note="2-core CPU, synth c23 only: the quick budget with 3x the "
+                        "epochs (~2 min a run); Table 3 cases 1-3 only (real masks vs CVM)"),
     "full": Budget("full", size=128, train_size=None, widths=None, epochs=30,
                    batch_size=64, lr=1e-3, patience=5, max_train=None, max_val=None,
                    max_test=None, lambdas=PAPER_LAMBDAS, table1_specific=("c23", "c40"),

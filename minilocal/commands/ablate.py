@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--budget", choices=("tiny", "quick", "long", "full"), default="quick",
                    help="quick: 2-core CPU, minutes per table; long: synth c23 only with 3x "
                         "the epochs (Table 1: lambda_seg 0 vs 0.3; Table 3: cases 1-3; "
-                        "about 4 min a run); full: the paper's grid, for a "
+                        "about 2 min a run); full: the paper's grid, for a "
                         "GPU; tiny: smoke test (default: quick)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default 3)")
     p.add_argument("--out", default="build/ablation", help="results folder "
