@@ -203,6 +203,16 @@ def test_table_layout_puts_paper_beside_ours():
     assert to_markdown(header, body).splitlines()[1] == "|" + "---|" * len(header)
 
 
+def test_table1_plot_starts_each_series_at_its_own_base_case():
+    rows = [_row(v, s, 0.6, data=d) for s in range(2) for d, v in
+            (("synth_c23", "lambda_seg=0"), ("synth_c23", "lambda_seg=0.3"),
+             ("dfdc", "lambda_seg=0"), ("dfdc", "CVM lambda_seg=0.3"))]
+    xt, series = A.report.plot_series("1", rows)
+    assert xt == "lambda_seg"
+    assert [(s["name"], s["x"]) for s in series] == [
+        ("synth c23 train all", [0.0, 0.3]), ("DFDC CVM train all", [0.0, 0.3])]
+
+
 def test_table3_plot_has_one_point_per_case_and_setting():
     rows = [_row(f"case {c}", s, 0.6, slice_=sl) for c in (2, 1) for s in range(2)
             for sl in ("all", "faceswap", "sbi")]

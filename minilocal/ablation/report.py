@@ -146,12 +146,15 @@ def plot_series(table: str, rows: Sequence[dict[str, Any]], metric: str = "test_
     series: dict[str, dict] = {}
     if table in ("1", "2"):
         xt = "lambda_seg"
-        kinds = {_lam(a["variant"])[0] for a in agg if a["variant"] != BASELINE}
+        kinds: dict[str, set] = {}  # per data setting: mask labels of its lambda > 0 runs
+        for a in agg:
+            if a["variant"] != BASELINE:
+                kinds.setdefault(a["data"], set()).add(_lam(a["variant"])[0])
         for a in sorted(agg, key=lambda a: _lam(a["variant"])[1]):
             if a["slice"] != "all":
                 continue
-            kind, lam = _lam(a["variant"])
-            for k in (kinds or {""}) if a["variant"] == BASELINE else {kind}:
+            kind, lam = _lam(a["variant"])  # the base case starts every series of its data
+            for k in kinds.get(a["data"], {""}) if a["variant"] == BASELINE else {kind}:
                 name = f"{_short(a['data'])} {k + ' ' if k else ''}train {a['method']}" + (
                     f" / test {a['slice']}" if a["slice"] != "all" else "")
                 s = series.setdefault(name, {"name": name, "x": [], "y": [], "err": []})
