@@ -272,6 +272,17 @@ def test_claim_2a_needs_enough_pairs_to_detect_a_loss():
     assert A.claim_verdicts({"3": rows(6, 0.81)})[0]["verdict"] == "held (no significant loss)"
 
 
+def test_claim_4_reports_both_scores_from_largest_to_smallest_size():
+    rows = [_row("lambda_seg=0.3", s, acc, data="dfdc", slice_=size, test_acc_seg=seg)
+            for s in range(6) for size, acc, seg in (
+                ("all", 0.70, 0.55), ("size=128", 0.70, 0.55), ("size=64", 0.66, 0.68),
+                ("size=48", 0.64, 0.66))]  # "all" is the runner's full-size row
+    (v,) = A.claim_verdicts({"fig3a": rows})
+    assert "classifier 70.0 -> 64.0 (-6.0 points)" in v["evidence"]
+    assert "mean seg. probability 55.0 -> 66.0 (+11.0 points)" in v["evidence"]
+    assert v["verdict"] == "seg vs cls at <= 64 px: held"  # 12 of 12 pairs at 64 and 48 px
+
+
 # ------------------------------------------------------------------ CLI
 
 def test_cli_dry_run_lists_runs(tmp_path, capsys):

@@ -443,14 +443,15 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
             seg_vs_cls = _paired_scores(small)
             agg = {a["slice"]: a for a in aggregate(rows)}
             hi, lo = agg[f"size={sizes[-1]}"], agg[f"size={sizes[0]}"]
-            drop = 100 * (hi["test_acc_cls_mean"] - lo["test_acc_cls_mean"])
-            drop_seg = 100 * (hi["test_acc_seg_mean"] - lo["test_acc_seg_mean"])
+            change = "; ".join(
+                f"{name} {100 * hi[k]:.1f} -> {100 * lo[k]:.1f} ({100 * (lo[k] - hi[k]):+.1f} "
+                "points)" for name, k in (("classifier", "test_acc_cls_mean"),
+                                          ("mean seg. probability", "test_acc_seg_mean")))
             out.append({"claim": "(4) graceful degradation; mean seg. probability beats the "
                                  "classifier at small sizes",
                         "paper": "Fig. 3a (plot only)", "verdict": f"seg vs cls at <= 64 px: "
                         f"{_held(seg_vs_cls)}", "evidence":
-                        f"ACC {sizes[-1]} -> {sizes[0]} px: classifier drops {drop:.1f} "
-                        f"points, mean seg. probability {drop_seg:.1f} points. "
+                        f"ACC {sizes[-1]} -> {sizes[0]} px: {change}. "
                         + _evidence(seg_vs_cls, "seg ACC vs cls ACC, sizes <= 64, per seed"),
                         "comparison": json.dumps(seg_vs_cls)})
     for v in out:
