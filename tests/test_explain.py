@@ -98,7 +98,10 @@ class TestAttribute:
                          window=4, stride=4)
         x0, y0, x1, y1 = rf_box(8, 2)
         grown = (x0 - 3, y0 - 3, x1 + 3, y1 + 3)  # windows that touch the box
-        assert attr.abs().sum() > 0 and outside_box(attr, grown).abs().max() == 0
+        # Outside: f(x) - f(x occluded) is 0 up to float32 rounding (occluded copies are
+        # run in batches of another size than x); inside, the differences are ~1e-2.
+        assert attr.abs().sum() > 0
+        assert outside_box(attr, grown).abs().max() < 1e-6
 
     @pytest.mark.parametrize("target", ["cls", "seg"])
     def test_integrated_gradients_completeness(self, net, images, target):
