@@ -5,6 +5,11 @@
 * convex-hull mask (CVM): 1 inside the convex hull of the 68 facial landmarks;
 * real forgery mask: the pixels that differ between an aligned real/fake pair.
 
+Mask kinds a head can be trained on (:data:`MASK_KINDS`): the four above, and
+``real_or_cvm``: the real forgery mask where one is known, else the CVM. It lets one
+``fake`` head train on a mix of fakes with exact masks (``minilocal synth``) and fakes
+without (DFDC), and never teaches it the hull where the exact mask is known.
+
 All masks are (H, W) uint8 arrays with values in {0, 1}.
 """
 
@@ -13,9 +18,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MASK_KINDS", "zeros_mask", "ones_mask", "cvm", "real_mask", "label_mask"]
+__all__ = ["MASK_KINDS", "MIN_CHANGE", "zeros_mask", "ones_mask", "cvm", "real_mask",
+           "label_mask", "changed_mask"]
 
-MASK_KINDS = ("zeros", "ones", "cvm", "real")
+MASK_KINDS = ("zeros", "ones", "cvm", "real", "real_or_cvm")
+MIN_CHANGE = 3  # grey levels: a masked pixel changed by less is labelled real for training
 
 
 def _check_size(height: int, width: int) -> None:
@@ -116,6 +123,38 @@ def real_mask(
     return keep[labels]
 
 
+def changed_mask(real, fake, mask, min_change: int = MIN_CHANGE):
+    """The training label of an exact forgery mask: the masked pixels that visibly changed.
+
+    Rule: a pixel is labelled fake iff ``mask`` is 1 there and some channel of ``fake``
+    differs from ``real`` by at least ``min_change`` grey levels. The exact mask (every
+    pixel the blend touched, :mod:`minilocal.synth.blend`) stays on disk for the
+    pixel-equality contract; at the feathered edge of a blend 6-21% of its pixels change
+    by 2 levels or less and would otherwise be "fake" labels on unchanged pixels.
+
+    Args:
+        real, fake: (..., 3, H, W) uint8 tensors or (H, W, 3) uint8 arrays, aligned.
+        mask: (..., H, W) in {0, 1}, same type as the images.
+        min_change: the smallest change, in grey levels, that counts. Default: MIN_CHANGE.
+
+    Returns:
+        (..., H, W) uint8 in {0, 1}, a subset of ``mask``.
+
+    Raises:
+        ValueError: if the images differ in shape.
+    """
+    if tuple(real.shape) != tuple(fake.shape):
+        raise ValueError(f"real and fake differ in shape: {tuple(real.shape)} vs "
+                         f"{tuple(fake.shape)}")
+    if isinstance(real, np.ndarray):
+        diff = cv2.absdiff(np.asarray(real), np.asarray(fake)).max(axis=-1)
+        return ((diff >= min_change) & (np.asarray(mask) > 0)).astype(np.uint8)
+    import torch
+
+    diff = (real.to(torch.int16) - fake.to(torch.int16)).abs().amax(dim=-3)
+    return ((diff >= min_change) & (mask > 0)).to(torch.uint8)
+
+
 def label_mask(kind: str, label: int, height: int, width: int,
                landmarks: np.ndarray | None = None,
                forgery_mask: np.ndarray | None = None,
@@ -127,7 +166,8 @@ def label_mask(kind: str, label: int, height: int, width: int,
 
     * ``zeros``: zeros; ``ones``: ones (OM, fully generated images);
     * ``cvm``: the convex hull of ``landmarks``;
-    * ``real``: the true ``forgery_mask``.
+    * ``real``: the true ``forgery_mask``;
+    * ``real_or_cvm``: the ``forgery_mask`` when given, else the CVM of ``landmarks``.
 
     A head that predicts the face region (``gate_by_label=False``, e.g. ``face``) gets the
     same mask for real and fake images (CVM, or the forgery mask where there is one).
@@ -144,6 +184,8 @@ def label_mask(kind: str, label: int, height: int, width: int,
         return zeros_mask(height, width)
     if kind == "ones":
         return ones_mask(height, width)
+    if kind == "real_or_cvm":
+        kind = "cvm" if forgery_mask is None else "real"
     if kind == "cvm":
         if landmarks is None:
             raise ValueError("mask kind 'cvm' needs landmarks")

@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 
-from minilocal.masks import cvm, label_mask, ones_mask, real_mask, zeros_mask
+from minilocal.masks import (MIN_CHANGE, changed_mask, cvm, label_mask, ones_mask, real_mask,
+                             zeros_mask)
 
 SQUARE = np.array([[10, 10], [20, 10], [20, 20], [10, 20], [15, 15]], np.float32)
 
@@ -111,3 +113,50 @@ class TestLabelMask:
 def test_cvm_rejects_a_hull_outside_the_image():
     with pytest.raises(ValueError, match="outside"):
         cvm(SQUARE + 100, 32, 32)
+
+
+class TestChangedMask:
+    """The training label of an exact mask: masked pixels changed by >= min_change."""
+
+    def pair(self):
+        real = np.full((6, 6, 3), 100, np.uint8)
+        fake = real.copy()
+        fake[0, :, 0] = 102  # changed by 2 levels: below MIN_CHANGE
+        fake[1, :, 1] = 103  # changed by 3 levels in one channel: counts
+        fake[2, :, 2] = 50  # changed a lot, but outside the mask below
+        mask = np.zeros((6, 6), np.uint8)
+        mask[:2] = 1
+        return real, fake, mask
+
+    def test_numpy_keeps_only_visible_change_inside_the_mask(self):
+        real, fake, mask = self.pair()
+        got = changed_mask(real, fake, mask, MIN_CHANGE)
+        want = np.zeros((6, 6), np.uint8)
+        want[1] = 1
+        np.testing.assert_array_equal(got, want)
+
+    def test_torch_matches_numpy(self):
+        real, fake, mask = self.pair()
+        t = lambda a: torch.from_numpy(a).permute(2, 0, 1)  # noqa: E731
+        got = changed_mask(t(real), t(fake), torch.from_numpy(mask), MIN_CHANGE)
+        np.testing.assert_array_equal(got.numpy(), changed_mask(real, fake, mask, MIN_CHANGE))
+
+    def test_min_change_one_keeps_every_changed_pixel(self):
+        real, fake, mask = self.pair()
+        np.testing.assert_array_equal(changed_mask(real, fake, mask, 1), mask)
+
+    def test_rejects_shape_mismatch(self):
+        real, fake, mask = self.pair()
+        with pytest.raises(ValueError, match="differ in shape"):
+            changed_mask(real, fake[:5], mask)
+
+
+def test_real_or_cvm_is_the_exact_mask_where_known_else_the_hull():
+    pts = np.array([[2, 2], [12, 2], [12, 12], [2, 12]], np.float64)
+    exact = np.zeros((16, 16), np.uint8)
+    exact[5:7, 5:7] = 1
+    with_mask = label_mask("real_or_cvm", 1, 16, 16, landmarks=pts, forgery_mask=exact)
+    without = label_mask("real_or_cvm", 1, 16, 16, landmarks=pts)
+    np.testing.assert_array_equal(with_mask, exact)
+    np.testing.assert_array_equal(without, cvm(pts, 16, 16))
+    assert label_mask("real_or_cvm", 0, 16, 16, landmarks=pts).sum() == 0
