@@ -17,7 +17,18 @@ from torch import nn
 
 from .model import Output
 
-__all__ = ["JointLoss", "LossTerms", "check_lambdas"]
+__all__ = ["JointLoss", "LossTerms", "check_lambdas", "balanced_weights"]
+
+
+def balanced_weights(labels: torch.Tensor) -> tuple[float, float]:
+    """Class weights N / (2 N_c) for (N,) labels in {0, 1}: each class then weighs half of
+    L_cls, so a model that learns only the prior (e.g. synth_lfw's 1 real : 3 fakes) gains
+    nothing from it. Raises ValueError if a class is absent."""
+    n = len(labels)
+    n_fake = int((labels == 1).sum())
+    if n_fake in (0, n):
+        raise ValueError(f"need both classes to balance, got {n - n_fake} real, {n_fake} fake")
+    return n / (2 * (n - n_fake)), n / (2 * n_fake)
 
 
 class LossTerms(NamedTuple):
@@ -47,6 +58,8 @@ class JointLoss(nn.Module):
         lambda_cls: weight of the image classification loss. Default: 1.0.
         lambda_seg: {head name: weight}. Heads with weight 0 are not computed.
             Default: no segmentation term.
+        class_weights: (w_real, w_fake) weights of L_cls's two classes, e.g. N / (2 N_c)
+            for unbalanced data (:func:`balanced_weights`). Default: None (equal).
 
     Raises:
         ValueError: if a lambda is outside [0, 1] or they do not sum to 1.
@@ -58,10 +71,19 @@ class JointLoss(nn.Module):
     """
 
     def __init__(self, lambda_cls: float = 1.0,
-                 lambda_seg: Mapping[str, float] | None = None) -> None:
+                 lambda_seg: Mapping[str, float] | None = None,
+                 class_weights: tuple[float, float] | None = None) -> None:
         super().__init__()
         lambda_seg = dict(lambda_seg or {})
         check_lambdas(lambda_cls, lambda_seg)
+        if class_weights is not None:
+            if len(class_weights) != 2 or not all(
+                    math.isfinite(w) and w > 0 for w in class_weights):
+                raise ValueError(f"class_weights must be two positive numbers, got "
+                                 f"{class_weights}")
+            self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32))
+        else:
+            self.class_weights = None
         self.lambda_cls = float(lambda_cls)
         self.lambda_seg = {k: float(v) for k, v in lambda_seg.items()}
 
@@ -91,7 +113,8 @@ class JointLoss(nn.Module):
         if labels.shape != cls_logits.shape[:1]:
             raise ValueError(f"labels must be (N,) = {tuple(cls_logits.shape[:1])}, "
                              f"got {tuple(labels.shape)}")
-        cls_term = F.cross_entropy(cls_logits.float(), labels.long())
+        weight = None if self.class_weights is None else self.class_weights.to(cls_logits.device)
+        cls_term = F.cross_entropy(cls_logits.float(), labels.long(), weight=weight)
         total = self.lambda_cls * cls_term
         seg_terms: dict[str, torch.Tensor] = {}
         seg_labels = seg_labels or {}

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from minilocal.loss import JointLoss, check_lambdas
+from minilocal.loss import JointLoss, balanced_weights, check_lambdas
 from minilocal.model import Output
 
 
@@ -88,3 +88,26 @@ class TestBadInput:
     def test_wrong_image_label_shape(self):
         with pytest.raises(ValueError, match="labels must be"):
             JointLoss()(toy_output(), torch.tensor([0, 1, 1]))
+
+
+class TestClassWeights:
+    def test_balanced_weights_give_each_class_half(self):
+        w_real, w_fake = balanced_weights(torch.tensor([0, 1, 1, 1]))
+        assert (w_real, w_fake) == pytest.approx((2.0, 2 / 3))
+        assert w_real * 1 + w_fake * 3 == pytest.approx(4)  # sum of weights = N
+
+    def test_balanced_weights_need_both_classes(self):
+        with pytest.raises(ValueError, match="need both classes"):
+            balanced_weights(torch.ones(4, dtype=torch.long))
+
+    def test_weighted_cls_term_matches_hand_computation(self):
+        out = toy_output()
+        labels = torch.tensor([0, 1])
+        terms = JointLoss(1.0, class_weights=(3.0, 1.0))(out, labels)
+        want = (3 * ce([2.0, 0.0], 0) + 1 * ce([0.0, 1.0], 1)) / 4  # torch's weighted mean
+        assert terms.cls.item() == pytest.approx(want, rel=1e-6)
+
+    @pytest.mark.parametrize("bad", [(1.0,), (1.0, 0.0), (1.0, float("nan"))])
+    def test_rejects_bad_class_weights(self, bad):
+        with pytest.raises(ValueError, match="class_weights must be two positive"):
+            JointLoss(1.0, class_weights=bad)
