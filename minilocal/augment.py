@@ -1,4 +1,6 @@
-"""Batch augmentation on tensors: random crops and horizontal flips (paper section 3.2).
+"""Batch augmentation on tensors: random crops and horizontal flips (paper section 3.2),
+and the photometric changes a face meets between a camera and a detector: JPEG
+re-encoding and colour jitter (:func:`photometric`).
 
 The network sees only 33 x 33 patches, so a random ``crop`` x ``crop`` window of the
 aligned face keeps all of its local evidence at a fraction of the compute. Images and
@@ -10,11 +12,12 @@ run always sees the same batch, which is what makes resuming a killed run exact.
 from __future__ import annotations
 
 import hashlib
+from typing import Sequence
 
 import torch
 
 __all__ = ["step_generator", "epoch_order", "crop_offsets", "crop", "centre_crop",
-           "hflip", "augment_batch"]
+           "hflip", "augment_batch", "jpeg", "photometric"]
 
 
 def _seed_of(*keys: int) -> int:
@@ -122,3 +125,68 @@ def augment_batch(images: torch.Tensor, masks: dict[str, torch.Tensor], crop_siz
         images = hflip(images, flags)
         masks = {k: hflip(m, flags) for k, m in masks.items()}
     return images, masks
+
+
+def jpeg(images: torch.Tensor, qualities: Sequence[int]) -> torch.Tensor:
+    """Re-encode each image as a JPEG of the given quality and decode it (OpenCV).
+
+    Args:
+        images: (N, 3, H, W) uint8 RGB, any device.
+        qualities: N ints in [1, 100]; 0 or less leaves that image as it is.
+
+    Returns:
+        (N, 3, H, W) uint8, same device.
+    """
+    import cv2
+    import numpy as np
+
+    out = images.clone()
+    arr = images.permute(0, 2, 3, 1).cpu().numpy()
+    for i, q in enumerate(qualities):
+        if q <= 0:
+            continue
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(arr[i], cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        rgb = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        out[i] = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).to(out.device)
+    return out
+
+
+def photometric(images: torch.Tensor, generator: torch.Generator, jpeg_p: float = 0.0,
+                jpeg_quality: tuple[int, int] = (60, 95), colour: float = 0.0
+                ) -> torch.Tensor:
+    """Random JPEG re-encoding and colour jitter; masks are unchanged by both.
+
+    Each image is re-encoded with probability ``jpeg_p`` at a quality drawn uniformly from
+    ``jpeg_quality``, then its brightness, contrast and saturation are each scaled by a
+    factor drawn from [1 - colour, 1 + colour]. The random numbers are drawn whatever the
+    settings, so a run's other draws never depend on them.
+
+    Args:
+        images: (N, 3, H, W) uint8 RGB.
+        generator: e.g. :func:`step_generator`.
+        jpeg_p: probability of JPEG re-encoding. Default: 0 (off).
+        jpeg_quality: (lowest, highest) JPEG quality. Default: (60, 95).
+        colour: jitter strength in [0, 1). Default: 0 (off).
+
+    Returns:
+        (N, 3, H, W) uint8.
+    """
+    N = images.shape[0]
+    u = torch.rand(N, 5, generator=generator)
+    if jpeg_p > 0:
+        lo, hi = jpeg_quality
+        q = (lo + u[:, 1] * (hi - lo + 1)).long().clamp(lo, hi)
+        images = jpeg(images, torch.where(u[:, 0] < jpeg_p, q, 0).tolist())
+    if colour > 0:
+        f = (1 + colour * (2 * u[:, 2:] - 1)).to(images.device)  # (N, 3) factors
+        x = images.float()
+        grey = x.mean(dim=1, keepdim=True)  # (N, 1, H, W)
+        x = grey + (x - grey) * f[:, 2, None, None, None]  # saturation
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = mean + (x - mean) * f[:, 1, None, None, None]  # contrast
+        x = x * f[:, 0, None, None, None]  # brightness
+        images = x.round_().clamp_(0, 255).to(torch.uint8)
+    return images

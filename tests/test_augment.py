@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minilocal.augment import (augment_batch, centre_crop, crop, crop_offsets, epoch_order,
-                               hflip, step_generator)
+                               hflip, jpeg, photometric, step_generator)
 
 
 def coordinate_images(n=4, size=10):
@@ -97,3 +97,43 @@ class TestSeeding:
         a = torch.rand(4, generator=step_generator(0, 1, 2, rank=0))
         b = torch.rand(4, generator=step_generator(0, 1, 2, rank=1))
         assert not torch.equal(a, b)
+
+
+def noise_images(n=4, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+
+
+class TestPhotometric:
+    def test_jpeg_changes_only_images_with_a_quality(self):
+        x = noise_images(3)
+        out = jpeg(x, [0, 90, 30])
+        torch.testing.assert_close(out[0], x[0])
+        err = [(out[i].float() - x[i].float()).abs().mean().item() for i in (1, 2)]
+        assert 0 < err[0] < err[1]  # lower quality, larger error
+        assert out.dtype == torch.uint8 and out.shape == x.shape
+
+    def test_off_by_default(self):
+        x = noise_images()
+        torch.testing.assert_close(photometric(x, torch.Generator().manual_seed(0)), x)
+
+    def test_same_generator_same_result(self):
+        x = noise_images()
+        a = photometric(x, step_generator(0, 1, 2), jpeg_p=0.5, colour=0.2)
+        b = photometric(x, step_generator(0, 1, 2), jpeg_p=0.5, colour=0.2)
+        c = photometric(x, step_generator(0, 1, 3), jpeg_p=0.5, colour=0.2)
+        torch.testing.assert_close(a, b)
+        assert not torch.equal(a, c)
+
+    def test_draws_do_not_depend_on_settings(self):
+        g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+        photometric(noise_images(), g1)
+        photometric(noise_images(), g2, jpeg_p=1.0, colour=0.3)
+        assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+
+    def test_colour_keeps_a_grey_image_grey_and_in_range(self):
+        x = torch.full((2, 3, 8, 8), 128, dtype=torch.uint8)
+        out = photometric(x, torch.Generator().manual_seed(0), colour=0.5)
+        assert out.dtype == torch.uint8
+        assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+        assert not torch.equal(out, x)  # brightness moved
