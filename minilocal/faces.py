@@ -36,10 +36,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["NoFaceError", "FaceCrop", "DETECTIONS", "MIN_SIDE", "MAX_SIDE", "read_image",
            "to_rgb", "detect_faces", "detect_landmarks", "predict_landmarks", "find_face",
-           "crop_box", "crop_image", "crop_landmarks", "align_face", "align_with_box",
-           "dlib_seconds"]
+           "crop_box", "fit_box", "crop_image", "crop_landmarks", "align_face",
+           "align_with_box", "dlib_seconds", "BORDERS"]
 
 DETECTIONS = ("hog", "hog_padded", "whole_image", "given")
+BORDERS = ("black", "clip")  # where the crop box leaves the image: pad with black, or fit it
 MIN_SIDE = 40  # smaller images carry too few pixels for a face (px)
 MAX_SIDE = 8000  # larger images are rejected rather than decoded at full size (px)
 PAD_FRACTION = 0.25  # padding on each side for the "hog_padded" retry
@@ -337,6 +338,30 @@ def crop_box(face_box, scale: float = 1.3, image_shape: tuple[int, ...] | None =
     return box
 
 
+def fit_box(box, image_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Move a square box inside the image, shrinking it (about its centre) to the image's
+    shorter side if it is larger, so that the crop holds no padding.
+
+    For inputs that are already tight face crops (DFDC): the 1.3x box of a face that fills
+    the image is larger than the image, and :func:`crop_image` would pad about a third of
+    the crop with black; the fitted box is then the whole (square) image.
+
+    Args:
+        box: (x0, y0, x1, y1) square, source pixels.
+        image_shape: (H, W, ...) of the source.
+
+    Returns:
+        (x0, y0, x1, y1) square, inside [0, W] x [0, H].
+    """
+    H, W = image_shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in box)
+    side = min(x1 - x0, H, W)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x0 = int(round(min(max(cx - side / 2, 0), W - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), H - side)))
+    return x0, y0, x0 + side, y0 + side
+
+
 def crop_image(image: np.ndarray, box, size: int) -> np.ndarray:
     """Cut ``box`` (x0, y0, x1, y1) out of ``image`` (H, W[, C]), black outside, resized to
     (size, size[, C]) (INTER_AREA when shrinking, INTER_LINEAR when enlarging)."""
@@ -385,7 +410,7 @@ def align_with_box(image_rgb: np.ndarray, box, landmarks: np.ndarray, size: int 
 
 def align_face(image_rgb: np.ndarray, size: int = 128, scale: float = 1.3,
                fallback: bool = True, whole_image: bool = True,
-               centre: bool = False) -> FaceCrop:
+               centre: bool = False, border: str = "black") -> FaceCrop:
     """Detect the largest face and cut the aligned square crop (paper 3.1).
 
     Args:
@@ -397,6 +422,8 @@ def align_face(image_rgb: np.ndarray, size: int = 128, scale: float = 1.3,
         whole_image: allow the whole-image fallback. Default: True (tight crops); pass
             False for photos, where it would crop whatever is there.
         centre: prefer the largest face holding the image centre. Default: False.
+        border: "black" pads the part of the box outside the image (FF++ convention);
+            "clip" fits the box inside the image first (:func:`fit_box`). Default: "black".
 
     Returns:
         a :class:`FaceCrop` with a (S, S, 3) image and (68, 2) landmarks in crop pixels.
@@ -411,7 +438,11 @@ def align_face(image_rgb: np.ndarray, size: int = 128, scale: float = 1.3,
         ((128, 128, 3), (68, 2))
     """
     _check_size(size)
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     image = _check_rgb(image_rgb)
     face_box, landmarks, detection = find_face(image, fallback, whole_image, centre=centre)
     box = crop_box(face_box, scale, image.shape)
+    if border == "clip":
+        box = fit_box(box, image.shape)
     return align_with_box(image, box, landmarks, size, detection)

@@ -17,6 +17,7 @@ from minilocal.faces import (
     align_with_box,
     crop_box,
     crop_image,
+    fit_box,
     crop_landmarks,
     detect_landmarks,
     find_face,
@@ -157,6 +158,29 @@ class TestCropBox:
     def test_rejects_box_off_the_image(self):
         with pytest.raises(ValueError, match="does not overlap"):
             crop_box((500, 500, 600, 600), 1.3, (100, 100, 3))
+
+
+class TestFitBox:
+    def test_a_box_inside_the_image_is_unchanged(self):
+        assert fit_box((10, 20, 60, 70), (100, 100, 3)) == (10, 20, 60, 70)
+
+    def test_a_box_over_the_edge_moves_inside(self):
+        assert fit_box((-10, 50, 40, 100), (80, 120, 3)) == (0, 30, 50, 80)
+
+    def test_a_box_larger_than_the_image_shrinks_to_the_shorter_side(self):
+        x0, y0, x1, y1 = fit_box((-40, -40, 264, 264), (224, 200, 3))
+        assert x1 - x0 == y1 - y0 == 200
+        assert 0 <= x0 and x1 <= 200 and 0 <= y0 and y1 <= 224
+
+    def test_clip_border_leaves_no_black_padding(self):
+        rgb = np.full((60, 60, 3), 200, np.uint8)
+        box = fit_box(crop_box((5, 5, 55, 55), 1.3, rgb.shape), rgb.shape)
+        assert crop_image(rgb, box, 32).min() == 200
+        assert crop_image(rgb, crop_box((5, 5, 55, 55), 1.3, rgb.shape), 32).min() == 0
+
+    def test_align_face_rejects_an_unknown_border(self):
+        with pytest.raises(ValueError, match="border must be one of"):
+            align_face(np.zeros((64, 64, 3), np.uint8), border="mirror")
 
 
 class TestCropImage:

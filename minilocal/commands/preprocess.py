@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
                    help="frames sampled evenly per video, ffpp only (default 16)")
     p.add_argument("--compress", choices=("c0", "c23", "c40"), default="c0",
                    help="re-encode crops with H.264 like FF++ (default c0: unchanged)")
+    p.add_argument("--border", choices=("black", "clip"), default=None,
+                   help="where the 1.3x box leaves the image: pad with black, or fit the box "
+                        "inside (default: clip for dfdc_faces, black otherwise)")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     p.add_argument("--limit", type=int, default=None, help="only the first N inputs")
     p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         src = find_dataset(args.src)  # a name: ./datasets_small, ../shared/datasets, ...
     summary = build_dataset(args.kind, src, args.out, size=args.size, limit=args.limit,
                             compression=args.compress, workers=args.workers, seed=args.seed,
-                            frames=args.frames, label=args.label, overwrite=args.overwrite,
-                            progress=not args.no_progress)
+                            frames=args.frames, label=args.label, border=args.border,
+                            overwrite=args.overwrite, progress=not args.no_progress)
     if args.json:
         print(json.dumps(summary))
     else:
