@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .folder import FaceSet, format_landmarks, load_folder, read_records
-from .metrics import binary_metrics, localization_metrics
+from .metrics import binary_metrics, localization_report
 from .model import RECEPTIVE_FIELD, fake_probability_map, p_fake, seg_score
 from .receptive_field import upsample_to_input
 
@@ -206,7 +206,13 @@ def evaluate(model: nn.Module, faceset: FaceSet, sizes: Sequence[int] = DEFAULT_
              "cls": {...}, "seg": {...},            # at the largest size
              "per_method": {method: {"cls", "seg"}}  # reals + that method's fakes
              "per_compression": {c: {"cls", "seg"}}
-             "localization": {pixel_auc, pixel_ap, iou, ...} or None}
+             "localization": {pixel_auc, pixel_ap, iou, ..., pixel_auc_fakes,
+                              baselines: {centre_gaussian: {...}, hull: {...}}} or None}
+
+        Localization uses the images with a true mask (reals of ``minilocal synth`` carry
+        an all-zero one); "pixel_auc" pools their pixels (reals' pixels negative),
+        "pixel_auc_fakes" uses the fakes only; the baselines are maps that use no model
+        (:func:`~minilocal.metrics.localization_report`).
 
         "seg" entries are absent when the model has no segmentation head;
         "per_method"/"per_compression" are empty when the records have no such column.
@@ -236,8 +242,11 @@ def evaluate(model: nn.Module, faceset: FaceSet, sizes: Sequence[int] = DEFAULT_
         for c in compressions}
     result["localization"] = None
     if maps is not None:
-        masks = centre_crop(faceset.masks[faceset.has_mask], full)
-        result["localization"] = localization_metrics(maps.float(), masks)
+        rows = faceset.has_mask
+        hulls = centre_crop(faceset.cvm[rows], full) if bool(faceset.has_cvm[rows].all()) \
+            else None
+        result["localization"] = localization_report(
+            maps.float(), centre_crop(faceset.masks[rows], full), faceset.labels[rows], hulls)
     return result
 
 

@@ -9,8 +9,10 @@ from sklearn import metrics as skm
 
 from minilocal.metrics import (
     binary_metrics,
+    centre_gaussian,
     equal_error_rate,
     localization_metrics,
+    localization_report,
     pr_curve,
     roc_curve,
 )
@@ -153,3 +155,41 @@ class TestLocalizationMetrics:
     def test_rejects_nan_probabilities(self):
         with pytest.raises(ValueError, match="NaN or inf"):
             localization_metrics(np.full((1, 2, 2), np.nan), np.zeros((1, 2, 2)))
+
+
+class TestLocalizationReport:
+    def data(self):
+        """Two fakes whose true masks sit off-centre, one real (all-zero mask)."""
+        masks = np.zeros((3, 16, 16), np.uint8)
+        masks[0, 0:5, 0:5] = 1
+        masks[1, 10:16, 10:16] = 1
+        hulls = np.zeros((3, 16, 16), np.uint8)
+        hulls[:, 2:14, 2:14] = 1
+        return masks, np.array([1, 1, 0]), hulls
+
+    def test_perfect_model_beats_both_baselines(self):
+        masks, labels, hulls = self.data()
+        r = localization_report(masks.astype(np.float32), masks, labels, hulls)
+        assert r["pixel_auc"] == 1.0 and r["pixel_auc_fakes"] == 1.0 and r["n_fakes"] == 2
+        for name in ("centre_gaussian", "hull"):
+            b = r["baselines"][name]
+            assert set(b) >= {"pixel_auc", "pixel_auc_fakes", "iou"}
+            assert b["pixel_auc"] < 1.0  # these masks are off-centre and partly off-hull
+
+    def test_baselines_are_the_maps_they_name(self):
+        masks, labels, hulls = self.data()
+        r = localization_report(np.zeros((3, 16, 16)), masks, labels, hulls)
+        gauss = np.broadcast_to(centre_gaussian(16), masks.shape)
+        want = localization_metrics(np.ascontiguousarray(gauss), masks)["pixel_auc"]
+        assert r["baselines"]["centre_gaussian"]["pixel_auc"] == pytest.approx(want)
+        want = localization_metrics(hulls.astype(np.float32), masks)["pixel_auc"]
+        assert r["baselines"]["hull"]["pixel_auc"] == pytest.approx(want)
+
+    def test_no_hulls_no_hull_baseline(self):
+        masks, labels, _ = self.data()
+        r = localization_report(masks.astype(np.float32), masks, labels)
+        assert list(r["baselines"]) == ["centre_gaussian"]
+
+    def test_centre_gaussian_peaks_in_the_middle(self):
+        g = centre_gaussian(9, 7)
+        assert g.shape == (9, 7) and g[4, 3] == pytest.approx(1.0) and g[0, 0] < 0.2

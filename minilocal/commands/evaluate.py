@@ -131,10 +131,14 @@ def format_table(result: dict) -> str:
                 lines += _rows(value, entry)
     loc = result.get("localization")
     if loc:
-        lines += ["", f"localization ({loc['n']} images with true masks, {result['size']} px):"
-                  f" pixel AUC {_fmt(loc['pixel_auc']).strip()}  pixel AP "
-                  f"{_fmt(loc['pixel_ap']).strip()}  IoU@0.5 {_fmt(loc['iou']).strip()}  "
-                  f"pooled IoU {_fmt(loc['iou_pooled']).strip()}"]
+        lines += ["", f"localization ({loc['n']} images with true masks, {loc['n_fakes']} "
+                  f"of them fake, {result['size']} px; baselines use no model):",
+                  f"  {'map':<16} {'pixel AUC':>9} {'AUC fakes':>9} {'pixel AP':>9} "
+                  f"{'IoU@0.5':>8} {'IoU fakes':>9}"]
+        for name, entry in (("model", loc), *loc.get("baselines", {}).items()):
+            lines.append(f"  {name:<16} {_fmt(entry['pixel_auc']):>9} "
+                         f"{_fmt(entry['pixel_auc_fakes']):>9} {_fmt(entry['pixel_ap']):>9} "
+                         f"{_fmt(entry['iou']):>8} {_fmt(entry['iou_fakes']):>9}")
     else:
         lines += ["", "localization: no true forgery masks in this data"]
     return "\n".join(lines)
