@@ -26,11 +26,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as D
-from .augment import augment_batch, centre_crop, epoch_order, step_generator
+from .augment import augment_batch, centre_crop, epoch_order, photometric, step_generator
 from .checkpoint import checkpoint_paths, save_checkpoint
 from .folder import FaceSet, assign_splits, load_folder, read_records
-from .loss import JointLoss, check_lambdas
-from .masks import MASK_KINDS
+from .loss import JointLoss, balanced_weights, check_lambdas
+from .masks import MASK_KINDS, MIN_CHANGE, changed_mask
 from .metrics import binary_metrics
 from .model import DEFAULT_WIDTHS, RECEPTIVE_FIELD, LocalFeatureNet, p_fake, seg_score
 from .receptive_field import label_grid
@@ -38,7 +38,7 @@ from .receptive_field import label_grid
 logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "fit", "train", "load_splits", "head_masks", "check_data",
-           "CPU_TRAIN_SIZE", "FACE_HEAD"]
+           "changed_masks", "crop_labels", "lr_at", "CPU_TRAIN_SIZE", "FACE_HEAD"]
 
 # Default training crop on CPU: the best val AUC (at 128) per CPU-minute in
 # ci/bench_crop_size.py, 2 CPU-minutes on DFDC: 96 px 0.631/0.592 (seeds 0/1), 64 px
@@ -54,7 +54,14 @@ class TrainConfig:
 
     lambda_cls = 0.7, lambda_seg = {"fake": 0.3}: paper Table 1 (every lambda_seg in
     0.2-0.7 beats 0; 0.3 is among the best at c23). The paper gives no optimizer
-    settings; AdamW, lr 1e-3 with cosine decay are this project's choice.
+    settings; AdamW, lr 1e-3 with warm-up and cosine decay, class-balanced L_cls, JPEG and
+    colour augmentation are this project's choice (MODEL_CARD.md says what was measured).
+
+    Labels that say what the pixels show (``min_change``, ``crop_labels``): the ``fake``
+    head of a fake with an exact mask learns the masked pixels that changed by at least
+    ``min_change`` grey levels (:func:`changed_masks`), and a training crop of such a fake
+    that holds none of them at any receptive-field centre is labelled real
+    (:func:`crop_labels`). Fakes without an exact mask (CVM only) keep their labels.
 
     Raises:
         ValueError: naming the bad field (lambdas, mask kinds, sizes, choices).
@@ -62,7 +69,8 @@ class TrainConfig:
 
     lambda_cls: float = 0.7  # weight of the image classification loss L_cls (eq. 4)
     lambda_seg: Mapping[str, float] = field(default_factory=lambda: {"fake": 0.3})  # {head: w}
-    masks: Mapping[str, str] = field(default_factory=lambda: {"fake": "cvm"})  # {head: mask kind}
+    masks: Mapping[str, str] = field(  # {head: mask kind}
+        default_factory=lambda: {"fake": "real_or_cvm"})
     size: int = 128  # side the aligned faces are resized to when loaded
     train_size: int | None = None  # random crop side; None: CPU_TRAIN_SIZE on CPU, size on GPU
     eval_size: int | None = None  # centre crop side for validation; None: size (whole face)
@@ -71,7 +79,14 @@ class TrainConfig:
     batch_size: int = 64  # images per step and per process
     lr: float = 1e-3  # AdamW peak learning rate
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
-    schedule: str = "cosine"  # learning rate over the steps: "cosine" decay or "constant"
+    schedule: str = "cosine"  # lr over the run's progress: "cosine" decay or "constant"
+    warmup: float = 0.02  # linear lr warm-up over this fraction of the run (0: none)
+    balance: bool = True  # weight L_cls's classes by N / (2 N_c) of the train split
+    min_change: int = MIN_CHANGE  # exact-mask pixels changed by less are labelled real; 0: off
+    crop_labels: bool = True  # a crop of an exact-mask fake with no fake centre is real
+    jpeg_p: float = 0.3  # probability of re-encoding a training crop as JPEG
+    jpeg_quality: tuple[int, int] = (60, 95)  # its quality range
+    colour: float = 0.1  # brightness/contrast/saturation jitter strength (0: off)
     seed: int = 0  # seeds weights, data order, crops, flips and split assignment
     device: str = "auto"  # "auto" (cuda when available), "cpu" or "cuda"
     amp: str = "auto"  # bf16 autocast: "auto" (where the GPU/CPU has native bf16), "bf16", "off"
@@ -82,6 +97,7 @@ class TrainConfig:
     widths: tuple[int, ...] = DEFAULT_WIDTHS  # LocalFeatureNet convolution widths (train() only)
     max_minutes: float | None = None  # stop (validated, checkpointed) after this wall time
     max_cpu_minutes: float | None = None  # same, in CPU time of this process (fair on shared CPUs)
+    init: str | None = None  # start from this checkpoint's weights (fine-tuning; train() only)
     limit: int | None = None  # keep at most this many images per split (seeded), for quick runs
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test where no split is set
 
@@ -113,6 +129,13 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
         if self.patience < 0 or self.checkpoint_every < 0:
             raise ValueError("patience and checkpoint_every must be >= 0")
+        if not 0 <= self.warmup < 1 or not 0 <= self.jpeg_p <= 1 or not 0 <= self.colour < 1:
+            raise ValueError(f"need 0 <= warmup < 1, 0 <= jpeg_p <= 1, 0 <= colour < 1, got "
+                             f"{self.warmup}, {self.jpeg_p}, {self.colour}")
+        lo, hi = self.jpeg_quality
+        if not 1 <= lo <= hi <= 100 or self.min_change < 0:
+            raise ValueError(f"need 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100 and "
+                             f"min_change >= 0, got {self.jpeg_quality}, {self.min_change}")
         if self.limit is not None and self.limit < 2:
             raise ValueError(f"limit must be >= 2 images, got {self.limit}")
 
@@ -148,6 +171,10 @@ def head_masks(data: FaceSet, index: torch.Tensor, masks: Mapping[str, str],
         if kind in ("zeros", "ones"):
             m = torch.full((B, H, W), int(kind == "ones"), dtype=torch.uint8,
                            device=data.images.device)
+        elif kind == "real_or_cvm":
+            exact = data.has_mask[index.to(data.has_mask.device)].to(data.masks.device)
+            exact = exact[:, None, None]
+            m = torch.where(exact, data.masks[index], data.cvm[index])
         else:
             m = (data.cvm if kind == "cvm" else data.masks)[index]
         out[head] = m if head == FACE_HEAD else m * labels
@@ -175,6 +202,9 @@ def check_data(data: FaceSet, config: TrainConfig, name: str = "train") -> None:
         elif kind == "cvm":
             lack = int((labelled & ~data.has_cvm).sum())
             what = "landmarks for the CVM (landmarks column)"
+        elif kind == "real_or_cvm":
+            lack = int((labelled & ~data.has_mask & ~data.has_cvm).sum())
+            what = "either a true forgery mask or landmarks"
         else:
             continue
         if lack:
@@ -182,6 +212,50 @@ def check_data(data: FaceSet, config: TrainConfig, name: str = "train") -> None:
             whom = f"{n} {name}" if every else f"{n_fake} fake {name}"
             raise ValueError(f"head {head!r} uses {kind!r} masks but {lack} of the {whom} "
                              f"images lack {what}; use another mask kind or other data")
+
+
+def changed_masks(data: FaceSet, min_change: int = MIN_CHANGE) -> FaceSet:
+    """The FaceSet with each exact-mask fake's mask cut to the pixels that changed.
+
+    Rule (:func:`~minilocal.masks.changed_mask`): a masked pixel stays fake iff some
+    channel differs from the fake's own real by >= ``min_change`` grey levels. A fake's
+    real is the real row with the same (group, source, box), as ``minilocal synth``
+    writes them; fakes without one, or without an exact mask, are left as they are.
+
+    Returns:
+        a new FaceSet (masks replaced; images and records shared).
+    """
+    if min_change <= 0:
+        return data
+    key = lambda r: (r.group, r.source, r.box)  # noqa: E731
+    reals = {key(r): i for i, r in enumerate(data.records) if r.label == "real"}
+    masks = data.masks.clone()
+    for i, r in enumerate(data.records):
+        j = reals.get(key(r))
+        if r.label == "fake" and bool(data.has_mask[i]) and j is not None:
+            masks[i] = changed_mask(data.images[j], data.images[i], data.masks[i], min_change)
+    return replace(data, masks=masks)
+
+
+def crop_labels(labels: torch.Tensor, exact: torch.Tensor, fake_centres: torch.Tensor
+                ) -> torch.Tensor:
+    """Image labels of training crops: what each crop shows.
+
+    Rule: a fake with an exact mask (``exact``) whose crop holds no fake pixel at any
+    receptive-field centre is labelled real (0): every output of the network sees, at its
+    centre, an untouched pixel of a real photo. Other rows keep their label.
+
+    Args:
+        labels: (N,) int64 image labels.
+        exact: (N,) bool, fakes whose mask is exact (not a CVM).
+        fake_centres: (N, H', W') the crop's fake-pixel mask at the receptive-field centres.
+
+    Returns:
+        (N,) int64.
+    """
+    shows_fake = fake_centres.flatten(1).bool().any(1).to(labels.device)
+    real_crop = exact.to(labels.device).bool() & ~shows_fake
+    return torch.where(real_crop, torch.zeros_like(labels), labels)
 
 
 def _concat(sets: Sequence[FaceSet]) -> FaceSet:
@@ -217,7 +291,7 @@ def load_splits(data: str | Path | Iterable[str | Path], config: TrainConfig,
             fs = load_folder(root, size=config.size, progress=progress)
             fs.records = assign_splits(fs.records, config.fractions, config.seed)
             parts.append(fs)
-    faces = _concat(parts)
+    faces = changed_masks(_concat(parts), config.min_change)
     out = []
     for split in ("train", "val"):
         idx = [i for i, r in enumerate(faces.records) if r.split == split]
@@ -278,10 +352,18 @@ class _Saveable:
         return fn() if callable(fn) else {"class": type(self.model).__name__}
 
 
-def _lr_at(config: TrainConfig, step: int, total: int) -> float:
-    if config.schedule == "constant" or total <= 1:
+def lr_at(config: TrainConfig, progress: float) -> float:
+    """The learning rate at ``progress`` in [0, 1], the fraction of the run done: the
+    larger of steps done / all steps and, for a run with a time limit, time used / limit,
+    so a run stopped by its budget always ends annealed. Linear warm-up over the first
+    ``config.warmup``, then constant or cosine decay to 0."""
+    p = min(max(progress, 0.0), 1.0)
+    if config.warmup and p < config.warmup:
+        return config.lr * max(p / config.warmup, 0.01)
+    if config.schedule == "constant":
         return config.lr
-    return config.lr * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    p = (p - config.warmup) / (1 - config.warmup)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * p))
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
@@ -384,17 +466,19 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
     bf16 = _use_bf16(config.amp, device)
     channels_last = config.channels_last
     train_set, val_set = (replace(fs, **{k: getattr(fs, k).to(device) for k in
-                                         ("images", "labels", "masks", "cvm")})
+                                         ("images", "labels", "masks", "has_mask", "cvm")})
                           for fs in (train_set, val_set))
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     heads, B = config.heads, config.batch_size
-    loss_fn = JointLoss(config.lambda_cls, {h: config.lambda_seg[h] for h in heads})
+    weights = balanced_weights(train_set.labels.cpu()) if config.balance else None
+    loss_fn = JointLoss(config.lambda_cls, {h: config.lambda_seg[h] for h in heads}, weights)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     run = Path(out) if out is not None else None
     st: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_auc": -1.0,
-                          "bad_epochs": 0, "sums": {}, "history": []}
+                          "bad_epochs": 0, "sums": {}, "history": [], "wall_s": 0.0,
+                          "cpu_s": 0.0}
     has_last = run is not None and checkpoint_paths(run / "last")[0].is_file()
     if has_last and not resume:
         raise ValueError(f"{run} already holds a run (last.safetensors); resume it with "
@@ -408,7 +492,7 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
         extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
         _load_optimizer(opt, extra, cfg["optimizer_param_groups"])
         torch.set_rng_state(extra["rng_cpu"])
-        st = cfg["state"]
+        st = {"wall_s": 0.0, "cpu_s": 0.0, **cfg["state"]}
         st["history"] = [r for r in st["history"] if r["epoch"] <= st["epoch"]]
         logger.info("resumed %s at epoch %d step %d", run, st["epoch"], st["step"])
     net: nn.Module = model
@@ -417,7 +501,9 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
             model, device_ids=[device.index] if on_gpu else None)
     if config.compile:
         net = torch.compile(net)
-    save_cfg = {"train": asdict(config), **dict(meta or {})}
+    used = replace(config, train_size=train_size, eval_size=eval_size)  # every size used
+    save_cfg = {"train": asdict(used), "bf16": bf16, "class_weights": weights,
+                **dict(meta or {})}
 
     def save_last() -> None:
         if run is None or not info.is_main:
@@ -428,9 +514,26 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
                         "optimizer_param_groups": groups}, extra_tensors=tensors)
 
     geometry = _unwrap(model)
+    try:  # a mask at the outputs' receptive-field centres; the whole mask for models
+        label_grid(torch.zeros(1, train_size, train_size), geometry)  # without conv layers
+        centres = lambda m: label_grid(m, geometry)  # noqa: E731
+    except ValueError:
+        centres = lambda m: m  # noqa: E731
     steps_per_epoch = -(-len(D.shard(torch.arange(len(train_set)), info)) // B)
     total_steps = config.epochs * steps_per_epoch
     t_start, cpu_start, time_up, partial = time.perf_counter(), time.process_time(), False, False
+    wall0, cpu0 = st["wall_s"], st["cpu_s"]  # budget used before a resume
+
+    def progress_now() -> float:
+        """Fraction of the run done: steps, or time against a time limit."""
+        st.update(wall_s=wall0 + time.perf_counter() - t_start,
+                  cpu_s=cpu0 + time.process_time() - cpu_start)
+        done = st["global_step"] / max(total_steps, 1)
+        for used_s, limit in ((st["wall_s"], config.max_minutes),
+                              (st["cpu_s"], config.max_cpu_minutes)):
+            if limit is not None:
+                done = max(done, used_s / (60 * limit) if limit > 0 else 1.0)
+        return done
 
     for epoch in range(st["epoch"], config.epochs):
         t_epoch, n_seen = time.perf_counter(), 0
@@ -443,15 +546,23 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
         for step in bar:
             index = order[step * B:(step + 1) * B].to(device)
             g = step_generator(config.seed, epoch, step, info.rank)
-            images, masks = augment_batch(train_set.images[index],
-                                          head_masks(train_set, index, config.masks, heads),
-                                          train_size, g, flip=config.flip)
+            labels = train_set.labels[index]
+            masks = head_masks(train_set, index, config.masks, heads)
+            masks[" fake pixels"] = train_set.masks[index]  # for crop_labels (no head name)
+            images, masks = augment_batch(train_set.images[index], masks, train_size, g,
+                                          flip=config.flip)
+            fake_pixels = masks.pop(" fake pixels")
+            images = photometric(images, g, config.jpeg_p, config.jpeg_quality, config.colour)
             seg_labels = {h: label_grid(m, geometry) for h, m in masks.items()}
+            if config.crop_labels:
+                exact = train_set.has_mask[index] & (labels == 1)
+                if bool(exact.any()):
+                    labels = crop_labels(labels, exact, centres(fake_pixels))
             for group in opt.param_groups:
-                group["lr"] = _lr_at(config, st["global_step"], total_steps)
+                group["lr"] = lr_at(config, progress_now())
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 output = net(_to_input(images, channels_last))
-            terms = loss_fn(output, train_set.labels[index], seg_labels)
+            terms = loss_fn(output, labels, seg_labels)
             values = torch.stack([terms.total, terms.cls, *terms.seg.values()]).detach()
             checked = D.all_sum(values, info).tolist()  # one sync; NaN on any rank stops all
             loss, loss_cls, *loss_seg = values.tolist() if info.enabled else checked
@@ -480,10 +591,7 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
                 callback({"epoch": epoch, "step": step, "global_step": st["global_step"],
                           "loss": loss})
             if config.max_minutes is not None or config.max_cpu_minutes is not None:
-                over = any(limit is not None and used > 60 * limit for used, limit in (
-                    (time.perf_counter() - t_start, config.max_minutes),
-                    (time.process_time() - cpu_start, config.max_cpu_minutes)))
-                time_up = D.broadcast_flag(over, info, device)
+                time_up = D.broadcast_flag(progress_now() >= 1.0, info, device)
                 if time_up and step + 1 < steps_per_epoch:
                     partial = True  # validate and checkpoint mid-epoch, then stop
                     break
@@ -526,6 +634,25 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
     return st["history"]
 
 
+def _init_from(model: LocalFeatureNet, path: str) -> None:
+    """Copy the weights of checkpoint ``path`` into ``model`` (same widths and heads).
+
+    Raises:
+        ValueError: naming the differences when the architectures do not match.
+    """
+    from .checkpoint import load_checkpoint
+
+    source, _ = load_checkpoint(path)
+    mine, theirs = model.state_dict(), source.state_dict()
+    if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+        differ = sorted(set(mine) ^ set(theirs)) or [k for k in mine
+                                                     if mine[k].shape != theirs[k].shape]
+        raise ValueError(f"--init {path}: its architecture differs from this run's "
+                         f"(differing tensors e.g. {differ[:4]}); use the same widths and heads")
+    model.load_state_dict(theirs)
+    logger.info("initialised from %s", path)
+
+
 def train(config: TrainConfig, data: str | Path | Iterable[str | Path],
           out: str | Path | None = None, resume: bool = False, progress: bool = False,
           callback: Callable[[dict[str, Any]], None] | None = None) -> list[dict]:
@@ -548,6 +675,8 @@ def train(config: TrainConfig, data: str | Path | Iterable[str | Path],
     train_set, val_set = load_splits(data, config, progress=progress)
     torch.manual_seed(config.seed)
     model = LocalFeatureNet(seg_heads=config.heads, widths=config.widths, check_inputs=False)
+    if config.init is not None:
+        _init_from(model, config.init)
     dirs = [str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data]
     return fit(model, train_set, val_set, config, out=out, resume=resume, progress=progress,
                callback=callback, meta={"data": dirs, "n_train": len(train_set),

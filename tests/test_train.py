@@ -21,7 +21,8 @@ from minilocal.commands.train import parse_pairs, resolve_lambdas
 from minilocal.folder import FolderWriter, load_folder
 from minilocal.masks import label_mask
 from minilocal.model import Output
-from minilocal.train import TrainConfig, check_data, fit, head_masks, load_splits, train
+from minilocal.train import (TrainConfig, _init_from, changed_masks, check_data, crop_labels, fit,
+                             head_masks, load_splits, lr_at, train)
 
 SMALL = (8,) * 8  # conv widths of a tiny LocalFeatureNet
 
@@ -94,7 +95,7 @@ class TestTrainConfig:
 
 
 class TestMasksAndData:
-    @pytest.mark.parametrize("kind", ["zeros", "ones", "cvm", "real"])
+    @pytest.mark.parametrize("kind", ["zeros", "ones", "cvm", "real", "real_or_cvm"])
     @pytest.mark.parametrize("head", ["fake", "face"])
     def test_head_masks_match_label_mask(self, faces, kind, head):
         data = load_folder(faces)
@@ -105,7 +106,8 @@ class TestMasksAndData:
                               landmarks=np.argwhere(data.cvm[i].numpy())[:, ::-1],
                               forgery_mask=data.masks[i].numpy() if data.has_mask[i] else None,
                               gate_by_label=head != "face")
-            if kind == "cvm":  # the hull of the hull's own pixels is the hull
+            hull = kind == "cvm" or (kind == "real_or_cvm" and not data.has_mask[i])
+            if hull:  # the hull of the hull's own pixels is the hull
                 want = data.cvm[i].numpy() if (head == "face" or data.labels[i]) else want
             np.testing.assert_array_equal(got[i].numpy(), want)
 
@@ -129,6 +131,13 @@ class TestMasksAndData:
         with pytest.raises(ValueError, match="'face' uses 'cvm' masks but 6 of the 6 train"):
             check_data(data, cfg)
 
+    def test_real_or_cvm_head_needs_a_mask_or_landmarks(self, tmp_path):
+        data = load_folder(make_faces(tmp_path, pairs=3, masks=False, landmarks=False))
+        cfg = tiny_config(lambda_cls=0.7, lambda_seg={"fake": 0.3}, masks={"fake": "real_or_cvm"})
+        with pytest.raises(ValueError, match="either a true forgery mask or landmarks"):
+            check_data(data, cfg)
+        check_data(load_folder(make_faces(tmp_path / "lm", pairs=3, masks=False)), cfg)
+
     def test_load_splits_assigns_missing_splits(self, tmp_path):
         root = make_faces(tmp_path, pairs=40, splits=False)
         tr, va = load_splits(root, tiny_config())
@@ -143,6 +152,93 @@ class TestMasksAndData:
     def test_load_splits_needs_a_dataset(self):
         with pytest.raises(ValueError, match="no dataset given"):
             load_splits([], tiny_config())
+
+
+def make_faint_pair(root: Path, size: int = 40) -> Path:
+    """One real and two fakes of it: the mask's top half changed by 1 grey level, its
+    bottom half by 40; the second fake (another group) has no real to compare with.
+    A real/fake pair in the val split."""
+    im = np.full((size, size, 3), 100, np.uint8)
+    m = np.zeros((size, size), np.uint8)
+    m[10:26, 10:26] = 1
+    fake = im.copy()
+    fake[10:18, 10:26] += 1
+    fake[18:26, 10:26] += 40
+    with FolderWriter(root) as w:
+        w.add(im, "real", group="g0", split="train")
+        w.add(fake, "fake", mask=m, group="g0", split="train")
+        w.add(fake, "fake", mask=m, group="g1", split="train")
+        w.add(im, "real", group="g2", split="val")
+        w.add(fake, "fake", mask=m, group="g2", split="val")
+    return root
+
+
+class TestLabelRules:
+    def test_changed_masks_drop_pixels_that_barely_changed(self, tmp_path):
+        data = load_folder(make_faint_pair(tmp_path))
+        got = changed_masks(data, min_change=3).masks
+        assert got[1, 10:18].sum() == 0 and got[1, 18:26, 10:26].all()  # faint half dropped
+        assert torch.equal(got[2], data.masks[2])  # no real to compare with: unchanged
+        assert torch.equal(got[0], data.masks[0])
+        assert torch.equal(changed_masks(data, min_change=0).masks, data.masks)  # off
+
+    def test_load_splits_applies_min_change(self, tmp_path):
+        root = make_faint_pair(tmp_path)
+        cfg = tiny_config(size=40, lambda_cls=0.7, lambda_seg={"fake": 0.3},
+                          masks={"fake": "real"})
+        tr, _ = load_splits(root, cfg)
+        assert int(tr.masks[1].sum()) == 128
+        tr, _ = load_splits(root, replace(cfg, min_change=0))
+        assert int(tr.masks[1].sum()) == 256
+
+    def test_crop_labels_relabel_only_exact_fakes_that_show_no_fake_centre(self):
+        labels = torch.tensor([0, 1, 1, 1])
+        exact = torch.tensor([False, True, True, False])
+        centres = torch.zeros(4, 2, 2, dtype=torch.uint8)
+        centres[2, 1, 1] = 1  # row 2's crop shows a fake pixel; rows 1 and 3 do not
+        got = crop_labels(labels, exact, centres)
+        assert got.tolist() == [0, 0, 1, 1]  # row 3 has no exact mask: keeps "fake"
+
+
+class TestSchedule:
+    def test_warmup_then_cosine_to_zero(self):
+        cfg = TrainConfig(lr=1e-3, warmup=0.1)
+        assert lr_at(cfg, 0.05) == pytest.approx(5e-4)
+        assert lr_at(cfg, 0.1) == pytest.approx(1e-3)
+        assert lr_at(cfg, 0.55) == pytest.approx(5e-4)
+        assert lr_at(cfg, 1.0) == pytest.approx(0.0, abs=1e-12)
+        assert lr_at(cfg, 2.0) == lr_at(cfg, 1.0)  # past the end: stays annealed
+
+    def test_constant_after_warmup(self):
+        cfg = TrainConfig(lr=1e-3, warmup=0.0, schedule="constant")
+        assert lr_at(cfg, 0.0) == lr_at(cfg, 1.0) == 1e-3
+
+    def test_spent_budget_ends_annealed(self, faces, tmp_path):
+        cut = train(tiny_config(max_cpu_minutes=0.0), faces, out=tmp_path / "run")
+        assert cut[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+    def test_run_config_records_the_sizes_used(self, faces, tmp_path):
+        train(tiny_config(epochs=1, train_size=None), faces, out=tmp_path / "run")
+        cfg = read_config(tmp_path / "run" / "best")
+        assert cfg["train"]["train_size"] == 48 and cfg["train"]["eval_size"] == 48
+        assert cfg["class_weights"] == [1.0, 1.0] and cfg["bf16"] in (True, False)
+
+
+class TestInit:
+    def test_init_copies_the_weights(self, faces, tmp_path):
+        train(tiny_config(epochs=1), faces, out=tmp_path / "run")
+        source, _ = load_checkpoint(tmp_path / "run" / "best")
+        from minilocal.model import LocalFeatureNet
+        model = LocalFeatureNet(seg_heads=["fake", "face"], widths=SMALL)
+        _init_from(model, str(tmp_path / "run" / "best"))
+        for k, v in source.state_dict().items():
+            torch.testing.assert_close(model.state_dict()[k], v)
+
+    def test_init_with_other_widths_is_a_clear_error(self, faces, tmp_path):
+        train(tiny_config(epochs=1), faces, out=tmp_path / "run")
+        cfg = tiny_config(epochs=1, widths=(4,) * 8, init=str(tmp_path / "run" / "best"))
+        with pytest.raises(ValueError, match="architecture differs"):
+            train(cfg, faces)
 
 
 class TestTrain:

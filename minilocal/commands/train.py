@@ -36,8 +36,9 @@ def add_parser(sub) -> None:
                    help="segmentation weights, e.g. fake=0.3,face=0.2; 'none' for none "
                         "(default: fake=1-lambda_cls, or fake=0.3)")
     p.add_argument("--masks", default="", metavar="HEAD=KIND,...",
-                   help="mask kind per head (zeros, ones, cvm, real), e.g. fake=real,face=cvm "
-                        "(default: cvm for every head)")
+                   help="mask kind per head (zeros, ones, cvm, real, real_or_cvm), e.g. "
+                        "fake=real,face=cvm (default: fake=real_or_cvm, the exact mask where "
+                        "one is known; cvm for every other head)")
     p.add_argument("--size", type=int, default=d["size"], help="face side when loaded "
                    f"(default {d['size']})")
     p.add_argument("--train-size", type=int, default=None, help="random training crop side "
@@ -49,6 +50,19 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, default=d["lr"])
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
     p.add_argument("--schedule", choices=("cosine", "constant"), default=d["schedule"])
+    p.add_argument("--warmup", type=float, default=d["warmup"],
+                   help=f"linear lr warm-up, fraction of the run (default {d['warmup']})")
+    p.add_argument("--no-balance", action="store_true",
+                   help="do not weight L_cls's classes by N / (2 N_c)")
+    p.add_argument("--min-change", type=int, default=d["min_change"],
+                   help="exact-mask pixels changed by fewer grey levels are labelled real "
+                        f"(default {d['min_change']}; 0: the exact mask as it is)")
+    p.add_argument("--no-crop-labels", action="store_true",
+                   help="keep 'fake' for crops of exact-mask fakes that show no fake pixel")
+    p.add_argument("--jpeg-p", type=float, default=d["jpeg_p"],
+                   help=f"probability of JPEG re-encoding a crop (default {d['jpeg_p']})")
+    p.add_argument("--colour", type=float, default=d["colour"],
+                   help=f"colour jitter strength (default {d['colour']}; 0: off)")
     p.add_argument("--patience", type=int, default=d["patience"],
                    help="early stopping: epochs without better val AUC (0: off)")
     p.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"],
@@ -58,6 +72,9 @@ def add_parser(sub) -> None:
     p.add_argument("--amp", choices=("auto", "bf16", "off"), default=d["amp"])
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.*")
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from the weights of this checkpoint (fine-tune), e.g. the "
+                        "shipped minilocal/weights/minilocal_default")
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--max-minutes", type=float, default=None,
                    help="wall-clock training budget; stops with a validated checkpoint")
@@ -119,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     masks = parse_pairs(args.masks, "--masks")
     lambda_cls, lambda_seg = resolve_lambdas(args.lambda_cls, args.lambda_seg, masks)
-    masks = {**{h: "cvm" for h in lambda_seg}, **masks}
+    masks = {**{h: "real_or_cvm" if h == "fake" else "cvm" for h in lambda_seg}, **masks}
     widths = {}
     if args.widths:
         try:
@@ -133,10 +150,12 @@ def run(args: argparse.Namespace) -> int:
         lambda_cls=lambda_cls, lambda_seg=lambda_seg, masks=masks, size=args.size,
         train_size=args.train_size, eval_size=args.eval_size, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        schedule=args.schedule, seed=args.seed, device=args.device, amp=args.amp,
+        schedule=args.schedule, warmup=args.warmup, balance=not args.no_balance,
+        min_change=args.min_change, crop_labels=not args.no_crop_labels, jpeg_p=args.jpeg_p,
+        colour=args.colour, seed=args.seed, device=args.device, amp=args.amp,
         compile=args.compile, patience=args.patience, checkpoint_every=args.checkpoint_every,
-        max_minutes=args.max_minutes, max_cpu_minutes=args.max_cpu_minutes, limit=args.limit,
-        **widths)
+        init=args.init, max_minutes=args.max_minutes, max_cpu_minutes=args.max_cpu_minutes,
+        limit=args.limit, **widths)
     data = [_dataset(d) for d in args.data]
     history = train(config, data, out=args.out, resume=args.resume, progress=not args.quiet)
     import os
