@@ -23,7 +23,8 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["binary_metrics", "localization_metrics", "localization_report", "centre_gaussian",
+__all__ = ["binary_metrics", "auc_standard_error", "localization_metrics", "localization_report",
+           "centre_gaussian",
            "roc_curve", "pr_curve", "equal_error_rate", "RocCurve", "PrCurve"]
 
 THRESHOLD = 0.5  # score above which an image (or pixel) is called fake
@@ -173,6 +174,25 @@ def binary_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch
         out["ap"] = float(skm.average_precision_score(y, s))
         out["eer"] = equal_error_rate(fpr, tpr)
     return out
+
+
+def auc_standard_error(auc: float, n_fake: int, n_real: int) -> float:
+    """Standard error of an ROC AUC (Hanley & McNeil 1982), from the AUC and class sizes.
+
+    SE^2 = (A(1-A) + (n_fake-1)(Q1-A^2) + (n_real-1)(Q2-A^2)) / (n_fake n_real), with
+    Q1 = A / (2-A) and Q2 = 2A^2 / (1+A). About 0.03 at AUC 0.75 with 300 per class;
+    "AUC +- 1.96 SE" is a rough 95% interval.
+
+    Raises:
+        ValueError: if a class is empty or the AUC is outside [0, 1].
+    """
+    if n_fake < 1 or n_real < 1 or not 0.0 <= auc <= 1.0:
+        raise ValueError(f"need n_fake, n_real >= 1 and auc in [0, 1], got {n_fake}, "
+                         f"{n_real}, {auc}")
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_fake - 1) * (q1 - auc ** 2)
+           + (n_real - 1) * (q2 - auc ** 2)) / (n_fake * n_real)
+    return float(math.sqrt(max(var, 0.0)))
 
 
 def localization_metrics(prob_maps: np.ndarray | torch.Tensor, masks: np.ndarray | torch.Tensor,

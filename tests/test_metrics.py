@@ -8,6 +8,7 @@ import torch
 from sklearn import metrics as skm
 
 from minilocal.metrics import (
+    auc_standard_error,
     binary_metrics,
     centre_gaussian,
     equal_error_rate,
@@ -193,3 +194,26 @@ class TestLocalizationReport:
     def test_centre_gaussian_peaks_in_the_middle(self):
         g = centre_gaussian(9, 7)
         assert g.shape == (9, 7) and g[4, 3] == pytest.approx(1.0) and g[0, 0] < 0.2
+
+
+class TestAucStandardError:
+    def test_hanley_mcneil_values(self):
+        # Hanley & McNeil 1982, Table 1 region: A = 0.5 with 50/50 -> SE ~ 0.058
+        assert auc_standard_error(0.5, 50, 50) == pytest.approx(0.0580, abs=5e-4)
+        assert auc_standard_error(1.0, 10, 10) == 0.0
+
+    def test_matches_the_bootstrap(self):
+        rng = np.random.default_rng(0)
+        y = np.r_[np.zeros(300), np.ones(300)]
+        s = rng.normal(0, 1, 600) + y
+        auc = skm.roc_auc_score(y, s)
+        boot = []
+        for _ in range(300):
+            i = rng.integers(0, 600, 600)
+            if 0 < y[i].sum() < 600:
+                boot.append(skm.roc_auc_score(y[i], s[i]))
+        assert auc_standard_error(auc, 300, 300) == pytest.approx(np.std(boot), rel=0.2)
+
+    def test_rejects_an_empty_class(self):
+        with pytest.raises(ValueError, match="need n_fake, n_real >= 1"):
+            auc_standard_error(0.7, 0, 5)
