@@ -15,7 +15,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .faces import FaceCrop, NoFaceError, align_face, read_image
 from .folder import FaceSet, FolderWriter, load_folder
 from .loss import JointLoss, LossTerms, check_lambdas
-from .metrics import binary_metrics
+from .metrics import binary_metrics, centre_gaussian, localization_report
 from .masks import MASK_KINDS, cvm, label_mask, ones_mask, real_mask, zeros_mask
 from .model import (
     CLASSES,
@@ -50,6 +50,8 @@ __all__ = [
     "NoFaceError",
     "align_face",
     "binary_metrics",
+    "centre_gaussian",
+    "localization_report",
     "load_checkpoint",
     "load_folder",
     "read_image",
