@@ -32,7 +32,7 @@ def tiny_net(heads=("fake",)):
 
 
 def blank(h=160, w=150):
-    """A face-less image: the detector finds nothing, the fallback takes it whole."""
+    """A face-less image: the detector finds nothing; only whole_image=True scores it."""
     rng = np.random.default_rng(0)
     return rng.integers(100, 140, (h, w, 3), dtype=np.uint8)
 
@@ -120,7 +120,7 @@ class TestHeatmapFigure:
 class TestPredictImage:
     def test_scores_box_and_maps(self):
         net = tiny_net()
-        r = predict_image(net, blank())
+        r = predict_image(net, blank(), whole_image=True)
         assert r["detection"] == "whole_image" and r["box"][2] - r["box"][0] == \
             r["box"][3] - r["box"][1]
         assert r["face"].shape == (128, 128, 3) and r["prob_map"].shape == (48, 48)
@@ -132,20 +132,54 @@ class TestPredictImage:
             predict_image(tiny_net(), blank(), fallback=False)
 
     def test_model_without_segmentation_head(self):
-        r = predict_image(tiny_net(heads=()), blank())
+        r = predict_image(tiny_net(heads=()), blank(), whole_image=True)
         assert r["seg_score"] is None and r["prob_map"] is None
 
     def test_rejects_an_unknown_head(self):
         with pytest.raises(ValueError, match="head 'face' not in"):
-            predict_image(tiny_net(), blank(), head="face")
+            predict_image(tiny_net(), blank(), head="face", whole_image=True)
+
+
+    def test_a_photo_without_a_face_is_not_scored(self):
+        with pytest.raises(NoFaceError, match="no face found"):
+            predict_image(tiny_net(), blank())
+
+    def test_nan_weights_are_an_error_not_a_null_score(self):
+        net = tiny_net()
+        with torch.no_grad():
+            for param in net.parameters():
+                param.fill_(float("nan"))
+        with pytest.raises(ValueError, match="output is not finite"):
+            predict_image(net, blank(), whole_image=True)
 
 
 class TestPredictVideo:
+    def test_frames_without_a_face_are_skipped_not_scored(self, video):
+        with pytest.raises(NoFaceError, match="no face found in any of the 3 frames"):
+            predict_video(tiny_net(), video, frames=3)
+
+    def test_frames_below_the_minimum_side_are_refused(self, tmp_path):
+        import av
+
+        path = tmp_path / "tiny.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=10)
+            stream.width = stream.height = 16
+            stream.pix_fmt = "yuv420p"
+            frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8),
+                                               format="rgb24")
+            container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+        with pytest.raises(ValueError, match=r"video frames too small \(16x16 px"):
+            predict_video(tiny_net(), path, whole_image=True)
+
+
     def test_per_frame_scores_and_their_mean(self, video):
-        r = predict_video(tiny_net(), video, frames=3)
+        r = predict_video(tiny_net(), video, frames=3, whole_image=True)
         assert [f["index"] for f in r["frames"]] == sample_indices(frame_count(video), 3)
         assert r["p_fake"] == pytest.approx(np.mean([f["p_fake"] for f in r["frames"]]))
         assert r["seg_score"] == pytest.approx(np.mean([f["seg_score"] for f in r["frames"]]))
+        assert r["skipped"] == []
         fig = video_figure(r, max_rows=2)
         assert fig.shape[0] == 28 + 2 * (HEADER + 256)
 
@@ -158,7 +192,7 @@ class TestPredictVideo:
             predict_video(tiny_net(), tmp_path / "none.mp4")
 
     def test_video_figure_needs_a_segmentation_head(self, video):
-        r = predict_video(tiny_net(heads=()), video, frames=1)
+        r = predict_video(tiny_net(heads=()), video, frames=1, whole_image=True)
         with pytest.raises(ValueError, match="no segmentation head"):
             video_figure(r)
 
@@ -172,14 +206,15 @@ class TestCommand:
         image, png = tmp_path / "photo.jpg", tmp_path / "out" / "heat.png"
         cv2.imwrite(str(image), blank())
         rc = cli.main(["predict", str(image), "--checkpoint", checkpoint, "--json",
-                       "--heatmap", str(png)])
+                       "--heatmap", str(png), "--whole-image"])
         out = json.loads(capsys.readouterr().out)
         assert rc == 0 and out["kind"] == "image" and out["heatmap"] == str(png)
         assert {"p_fake", "seg_score", "box", "detection"} <= set(out)
         assert cv2.imread(str(png)).shape == (HEADER + 384, 2 * 384 + 80, 3)
 
     def test_video_text_output(self, video, checkpoint, capsys):
-        rc = cli.main(["predict", str(video), "--checkpoint", checkpoint, "--frames", "2"])
+        rc = cli.main(["predict", str(video), "--checkpoint", checkpoint, "--frames", "2",
+                       "--whole-image"])
         text = capsys.readouterr().out
         assert rc == 0 and text.count("frame ") == 2 and "p_fake" in text
 
@@ -195,7 +230,7 @@ class TestCommand:
     def test_no_face_with_no_fallback(self, tmp_path, checkpoint, capsys):
         cv2.imwrite(str(tmp_path / "x.png"), blank())
         assert cli.main(["predict", str(tmp_path / "x.png"), "--checkpoint", checkpoint,
-                         "--no-fallback"]) == 2
+                         "--no-fallback"]) == 1
         assert "no face found" in capsys.readouterr().err
 
     def test_no_checkpoint_says_so(self, tmp_path, monkeypatch, capsys):

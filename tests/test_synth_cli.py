@@ -155,7 +155,9 @@ def test_raw_images_are_aligned_first(tmp_path, monkeypatch):
 
 def test_errors(reals, tmp_path, capsys):
     assert synth(reals, tmp_path / "o1", "--n", 0) == 2
-    assert "n and workers must be >= 1" in capsys.readouterr().err
+    assert "--n must be at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="n and workers must be >= 1"):
+        make_fakes(reals, tmp_path / "o1", n=0)
     (tmp_path / "empty").mkdir()
     assert synth(tmp_path / "empty", tmp_path / "o2") == 2
     assert "holds no real face images" in capsys.readouterr().err

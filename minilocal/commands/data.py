@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -63,11 +64,17 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from ..cli import check_positive
     from ..registry import list_datasets, verify
 
+    check_positive(args.workers, "--workers")
+    check_positive(args.show, "--show", 0)
     names = args.names or list_datasets(args.registry)
     if args.root is not None and len(names) != 1:
         raise ValueError(f"--root needs exactly one NAME, got {names}")
+    if args.root is not None and not Path(args.root).is_dir():
+        raise FileNotFoundError(f"--root {args.root} is not a folder; give the folder that "
+                                f"holds {names[0]}")
     failed = 0
     for name in names:
         report = verify(name, args.root, registry=args.registry, workers=args.workers,
@@ -86,8 +93,13 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from ..cli import check_output_dir, check_positive
     from ..registry import DownloadError, download
 
+    check_positive(args.workers, "--workers")
+    check_positive(args.retries, "--retries", 0)
+    if args.dest is not None:
+        check_output_dir(args.dest, "--dest")
     try:
         report = download(args.name, args.dest, workers=args.workers,
                           progress=not args.quiet, registry=args.registry,

@@ -84,7 +84,14 @@ def jsonable(value):
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, load_eval_set
 
+    from ..cli import check_crop_size, check_positive
+
     sizes = parse_sizes(args.sizes)
+    for size in sizes:
+        check_crop_size(size, "each of --sizes")
+    check_crop_size(args.image_size, "--image-size")
+    check_positive(args.batch_size, "--batch-size")
+    check_positive(args.limit, "--limit")
     root = resolve_data(args.data)
     model, config = load_model(args.checkpoint, args.device)
     align = {"auto": None, "yes": True, "no": False}[args.align]

@@ -15,11 +15,22 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def parse_heads(text: str) -> tuple[str, ...]:
+    """'fake,face' -> ('fake', 'face'); ValueError on a repeated or malformed name."""
+    heads = tuple(h.strip() for h in text.split(",") if h.strip())
+    bad = [h for h in heads if not h.isidentifier()]
+    if bad:
+        raise ValueError(f"--seg-heads: names must be letters, digits and _, got {bad}")
+    if len(set(heads)) != len(heads):
+        raise ValueError(f"--seg-heads names a head twice: {text!r}")
+    return heads
+
+
 def run(args: argparse.Namespace) -> int:
     from ..model import LocalFeatureNet, count_parameters, summary
     from ..receptive_field import layer_geometry, output_size
 
-    heads = tuple(h for h in args.seg_heads.split(",") if h)
+    heads = parse_heads(args.seg_heads)
     net = LocalFeatureNet(seg_heads=heads)
     last = layer_geometry(net)[-1]
     info = {

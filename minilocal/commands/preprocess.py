@@ -40,6 +40,19 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def check_args(args: argparse.Namespace, src) -> None:
+    """Every check that needs no image, before any work: numbers, SRC and OUT."""
+    from ..cli import check_crop_size, check_output_dir, check_positive, check_separate
+
+    check_crop_size(args.size)
+    for flag in ("frames", "workers", "limit"):
+        check_positive(getattr(args, flag), f"--{flag}")
+    if not src.exists():
+        raise FileNotFoundError(f"SRC {src} does not exist")
+    check_separate(src, args.out)
+    check_output_dir(args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit code 0 when the dataset holds at least one face, 1 when nothing was processed."""
     from pathlib import Path
@@ -50,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.src)
     if not src.is_dir() and len(src.parts) == 1:
         src = find_dataset(args.src)  # a name: ./datasets_small, ../shared/datasets, ...
+    check_args(args, src)
     summary = build_dataset(args.kind, src, args.out, size=args.size, limit=args.limit,
                             compression=args.compress, workers=args.workers, seed=args.seed,
                             frames=args.frames, label=args.label, border=args.border,

@@ -36,10 +36,34 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Every check that needs no face: numbers, SRC, OUT and --preview, before any work."""
+    from pathlib import Path
+
+    from ..cli import (check_crop_size, check_output_dir, check_output_file, check_positive,
+                       check_separate)
+    from ..synth.dataset import PREVIEW_EXTENSIONS
+
+    check_positive(args.n, "--n")
+    check_positive(args.workers, "--workers")
+    check_positive(args.limit, "--limit")
+    check_crop_size(args.size)
+    if not Path(args.src).exists():
+        raise FileNotFoundError(f"SRC {args.src} does not exist")
+    check_separate(args.src, args.out)
+    check_output_dir(args.out)
+    if args.preview:
+        check_output_file(args.preview, "--preview", PREVIEW_EXTENSIONS)
+        if Path(args.src).resolve() in Path(args.preview).resolve().parents:
+            raise ValueError(f"--preview {args.preview} is inside SRC {args.src}; write it "
+                             "elsewhere")
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit code 0 when at least one fake was written, 1 otherwise."""
     from ..synth import make_fakes
 
+    check_args(args)
     summary = make_fakes(args.src, args.out, method=args.method, n=args.n, seed=args.seed,
                          compression=args.compress, workers=args.workers,
                          progress=not args.no_progress, preview=args.preview,

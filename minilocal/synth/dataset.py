@@ -30,6 +30,7 @@ from .sbi import self_blend
 logger = logging.getLogger(__name__)
 
 METHODS = ("faceswap", "sbi", "partswap")
+PREVIEW_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 def synthesize(pool: FacePool, index: int, method: str, rng: np.random.Generator
@@ -118,7 +119,9 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
         "seconds", "fakes_per_s", ...} (JSON-ready).
 
     Raises:
-        ValueError: on a bad method, n, workers, compression, or an existing ``out``.
+        ValueError: on a bad method, n, workers, compression or size (below the
+            network's 33 px receptive field), an existing ``out``, an ``out`` equal to,
+            inside or around ``src``, or a ``preview`` that is not an image file name.
         FileNotFoundError: if ``src`` holds no image.
     """
     methods = list(METHODS) if method == "all" else [method]
@@ -129,12 +132,10 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
     if int(n) < 1 or int(workers) < 1:
         raise ValueError(f"n and workers must be >= 1, got n={n}, workers={workers}")
     out = Path(out)
-    if (out / METADATA).exists():
-        if not overwrite:
-            raise ValueError(f"{out} already holds a dataset; pass overwrite=True "
-                             "(--overwrite) or choose another folder")
-        for sub in ("images", "masks"):
-            shutil.rmtree(out / sub, ignore_errors=True)
+    _check_outputs(src, out, size, preview)
+    if (out / METADATA).exists() and not overwrite:
+        raise ValueError(f"{out} already holds a dataset; pass overwrite=True "
+                         "(--overwrite) or choose another folder")
     start = time.perf_counter()
     if limit is None and not _has_landmarks(Path(src)):
         limit = max(2 * n, 200)
@@ -142,6 +143,9 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
     if not len(pool):
         raise ValueError(f"no usable face in {src}: {len(rejects)} rejected, e.g. "
                          f"{rejects[:1]}")
+    if (out / METADATA).exists():  # overwrite: only once the new pool is known good
+        for sub in ("images", "masks"):
+            shutil.rmtree(out / sub, ignore_errors=True)
     targets = np.random.default_rng(seed).permutation(len(pool))[:n].tolist()
     shown = set(targets[:4])
     state = {"pool": pool, "seed": seed, "methods": methods, "compression": compression}
@@ -178,8 +182,28 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
     if preview is not None and results:
         results.sort(key=lambda r: METHODS.index(r.method))
         Path(preview).parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(preview), cv2.cvtColor(montage(results), cv2.COLOR_RGB2BGR))
+        if not cv2.imwrite(str(preview), cv2.cvtColor(montage(results), cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write the preview {preview}")
     return summary
+
+
+def _check_outputs(src: str | Path, out: Path, size: int, preview: str | Path | None
+                   ) -> None:
+    """Refuse, before any work, what would fail late or destroy the inputs: a crop smaller
+    than the receptive field, OUT overlapping SRC, a file at OUT, a preview not .png/.jpg."""
+    from ..model import RECEPTIVE_FIELD
+
+    if int(size) < RECEPTIVE_FIELD:
+        raise ValueError(f"size must be at least {RECEPTIVE_FIELD} px (the network's "
+                         f"receptive field), got {size}")
+    s, o = Path(src).resolve(), out.resolve()
+    if s == o or s in o.parents or o in s.parents:
+        raise ValueError(f"OUT {out} and SRC {src} overlap (one is, or holds, the other); "
+                         "write the fakes to a separate folder")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"OUT {out} is a file, expected a folder")
+    if preview is not None and Path(preview).suffix.lower() not in PREVIEW_EXTENSIONS:
+        raise ValueError(f"preview {preview}: use a {' or '.join(PREVIEW_EXTENSIONS)} name")
 
 
 def montage(results: list[SynthResult], per_row: int = 1, scale: int = 1,
