@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "COLUMNS", "METADATA", "REJECTS", "LABELS", "FaceRecord", "FaceSet", "FolderWriter",
     "read_records", "load_folder", "assign_splits", "write_records", "data_roots",
-    "find_dataset", "build_dir", "built_dataset", "project_root", "format_landmarks", "parse_landmarks",
+    "find_dataset", "build_dir", "built_dataset", "project_root", "format_landmarks",
+    "parse_landmarks",
 ]
 
 METADATA = "metadata.csv"
@@ -140,21 +141,20 @@ def built_dataset(name: str) -> Path:
 def read_records(root: str | Path) -> list[FaceRecord]:
     """The rows of ``root/metadata.csv``, or of a ``real/`` + ``fake/`` image layout.
 
+    metadata.csv is untrusted input: every ``file`` and ``mask`` must be a relative path
+    that stays inside ``root`` (no '..', no absolute path, no symlink leading out), and
+    no ``file`` may appear twice. (The real/ + fake/ layout lists what is in the folder;
+    its entries may be symlinks, as the user put them there.)
+
     Raises:
         FileNotFoundError: if neither layout is there.
-        ValueError: on a metadata.csv without file/label columns or with unknown labels.
+        ValueError: naming metadata.csv (and the row) for a missing file/label column, an
+            empty or unsafe path, a duplicated file, or a label other than real/fake.
     """
     root = Path(root)
     meta = root / METADATA
     if meta.is_file():
-        with open(meta, newline="") as f:
-            reader = csv.DictReader(f)
-            missing = {"file", "label"} - set(reader.fieldnames or [])
-            if missing:
-                raise ValueError(f"{meta} lacks required columns {sorted(missing)}")
-            known = set(COLUMNS)
-            records = [FaceRecord(**{k: (v or "") for k, v in row.items() if k in known})
-                       for row in reader]
+        records = _read_metadata(meta)
     elif (root / "real").is_dir() or (root / "fake").is_dir():
         records = []
         for label in LABELS:
@@ -169,6 +169,53 @@ def read_records(root: str | Path) -> list[FaceRecord]:
     if bad:
         raise ValueError(f"{root}: labels must be 'real' or 'fake', found {bad}")
     return records
+
+
+def _read_metadata(meta: Path) -> list[FaceRecord]:
+    """The checked rows of one metadata.csv (see :func:`read_records`)."""
+    root, known = meta.parent, set(COLUMNS)
+    base = root.resolve()
+    records: list[FaceRecord] = []
+    seen: dict[str, int] = {}  # normalised file -> row
+    with open(meta, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("file", "label") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{meta} lacks required columns {missing} (has "
+                             f"{reader.fieldnames or []}); a dataset needs at least file,label")
+        for n, row in enumerate(reader, 1):
+            where = f"{meta}, row {n} (line {reader.line_num})"
+            rec = FaceRecord(**{k: (v or "") for k, v in row.items() if k in known})
+            if rec.label not in LABELS:
+                raise ValueError(f"{where}: labels must be 'real' or 'fake', found "
+                                 f"{rec.label!r}")
+            key = _check_inside(root, base, rec.file, f"{where}: file")
+            if rec.mask:
+                _check_inside(root, base, rec.mask, f"{where}: mask")
+            if key in seen:
+                raise ValueError(f"{where}: file {rec.file!r} is listed twice (also row "
+                                 f"{seen[key]}); each image may appear only once")
+            seen[key] = n
+            records.append(rec)
+    return records
+
+
+def _check_inside(root: Path, base: Path, rel: str, what: str) -> str:
+    """``rel`` normalised, if it names a file inside ``root`` (resolved: ``base``);
+    else ValueError.
+
+    Refuses an empty path, an absolute one, one with '..' and one that leaves ``root``
+    through a symlink."""
+    if not rel.strip():
+        raise ValueError(f"{what} is empty")
+    parts = rel.replace("\\", "/").split("/")
+    if Path(rel).is_absolute() or rel.startswith(("/", "\\")) or ".." in parts:
+        raise ValueError(f"{what} {rel!r} must be a path inside the dataset folder "
+                         "(relative, without '..')")
+    if not (root / rel).resolve().is_relative_to(base):
+        raise ValueError(f"{what} {rel!r} leads outside the dataset folder {root} "
+                         "(through a symbolic link)")
+    return os.path.normpath(rel)
 
 
 def write_records(root: str | Path, records: Sequence[FaceRecord]) -> None:
@@ -205,14 +252,22 @@ def assign_splits(records: Sequence[FaceRecord], fractions: tuple[float, float, 
 
 
 def _read_rgb(path: Path, size: int | None) -> tuple[np.ndarray, tuple[int, int]]:
-    """(H, W, 3) uint8 RGB, resized to size x size if given, and the size on disk."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"cannot read image {path}")
+    """(H, W, 3) uint8 RGB, resized to size x size if given, and the size on disk.
+
+    Decoded like :func:`minilocal.faces.read_image`: size checked in the header first,
+    EXIF orientation applied."""
+    bgr = _decode(path, cv2.IMREAD_COLOR)
     saved = bgr.shape[:2]
     if size is not None and saved != (size, size):
         bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), saved
+
+
+def _decode(path: Path, flags: int) -> np.ndarray:
+    """An image (or mask) of a dataset, its size checked in the header before decoding."""
+    from .faces import decode_image, read_encoded
+
+    return decode_image(read_encoded(path), flags, str(path))
 
 
 @dataclass
@@ -282,9 +337,7 @@ def load_folder(root: str | Path, split: str | Iterable[str] | None = None,
         images.append(im)
         mask = np.zeros((H, W), np.uint8)
         if r.mask:
-            m = cv2.imread(str(root / r.mask), cv2.IMREAD_GRAYSCALE)
-            if m is None:
-                raise ValueError(f"cannot read mask {root / r.mask}")
+            m = _decode(root / r.mask, cv2.IMREAD_GRAYSCALE)
             if m.shape != (H, W):
                 m = cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST)
             mask = (m > 127).astype(np.uint8)
