@@ -125,6 +125,10 @@ class LocalFeatureNet(nn.Module):
             (about 0.98M trainable parameters, the paper's "~1M").
         check_inputs: validate every batch with :func:`check_images`. Default: True.
 
+    Raises:
+        ValueError: for a bare string as ``seg_heads``, empty or duplicate head names, or
+            widths that are not 8 positive integers.
+
     Example:
         >>> net = LocalFeatureNet(seg_heads=("fake", "face"))
         >>> out = net(torch.rand(4, 3, 128, 128))
@@ -139,12 +143,8 @@ class LocalFeatureNet(nn.Module):
         check_inputs: bool = True,
     ) -> None:
         super().__init__()
-        if len(widths) != 8:
-            raise ValueError(f"widths must list 8 convolution widths, got {len(widths)}")
-        if len(set(seg_heads)) != len(seg_heads):
-            raise ValueError(f"seg_heads must be unique names, got {list(seg_heads)}")
-        self.widths = tuple(int(w) for w in widths)
-        self.head_names = tuple(seg_heads)
+        self.widths = _check_widths(widths)
+        self.head_names = _check_heads(seg_heads)
         self.check_inputs = check_inputs
         layers: list[nn.Module] = [conv_bn_relu(3, self.widths[0])]
         layers.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=0))
@@ -153,7 +153,8 @@ class LocalFeatureNet(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.cls_head = nn.Linear(self.widths[-1], len(CLASSES))
         self.seg_head = nn.ModuleDict(
-            {name: nn.Conv2d(self.widths[-1], len(CLASSES), kernel_size=1) for name in seg_heads}
+            {name: nn.Conv2d(self.widths[-1], len(CLASSES), kernel_size=1)
+             for name in self.head_names}
         )
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -172,6 +173,36 @@ class LocalFeatureNet(nn.Module):
     def config(self) -> dict:
         """The keyword arguments that rebuild this architecture."""
         return {"seg_heads": list(self.head_names), "widths": list(self.widths)}
+
+
+def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
+    """8 positive integer widths as a tuple, or ValueError."""
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+        raise ValueError(f"widths must be a sequence of 8 integers, got {widths!r}")
+    if len(widths) != 8:
+        raise ValueError(f"widths must list 8 convolution widths, got {len(widths)}")
+    if not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1
+               for w in widths):
+        raise ValueError(f"widths must be 8 positive integers, got {list(widths)}")
+    return tuple(int(w) for w in widths)
+
+
+def _check_heads(seg_heads: Sequence[str]) -> tuple[str, ...]:
+    """Unique, non-empty head names as a tuple, or ValueError (a bare string is refused:
+    "fake" would otherwise become the four heads f, a, k, e)."""
+    if isinstance(seg_heads, (str, bytes)):
+        raise ValueError(f"seg_heads must be a sequence of names, e.g. ({seg_heads!r},), "
+                         f"not the bare string {seg_heads!r}")
+    try:
+        heads = tuple(seg_heads)
+    except TypeError:
+        raise ValueError(f"seg_heads must be a sequence of names, got {seg_heads!r}") from None
+    bad = [h for h in heads if not isinstance(h, str) or not h or "." in h]
+    if bad:
+        raise ValueError(f"seg_heads must be non-empty names without '.', got {bad}")
+    if len(set(heads)) != len(heads):
+        raise ValueError(f"seg_heads must be unique names, got {list(heads)}")
+    return heads
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,9 +1,11 @@
 """Tests for minilocal/checkpoint.py: round trip, atomic files, bad checkpoints."""
 
+import hashlib
 import json
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from minilocal.checkpoint import checkpoint_paths, load_checkpoint, read_config, save_checkpoint
 from minilocal.model import LocalFeatureNet
@@ -40,6 +42,8 @@ def test_weights_file_is_safetensors_not_pickle(saved):
     header_len = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8:8 + header_len])
     assert "trunk.0.0.weight" in header and "extra.step" in header
+    stored = header["__metadata__"]["config_sha256"]
+    assert stored == hashlib.sha256(stem.with_suffix(".json").read_bytes()).hexdigest()
 
 
 def test_truncated_weights_are_rejected(saved):
@@ -52,6 +56,8 @@ def test_truncated_weights_are_rejected(saved):
 
 def test_other_architecture_is_rejected(saved):
     _, stem = saved
+    weights = str(stem.with_suffix(".safetensors"))  # an old save: no config hash to check
+    save_file(load_file(weights), weights, metadata={"format": "minilocal"})
     cfg = read_config(stem)
     cfg["model"]["widths"] = [8] * 8
     stem.with_suffix(".json").write_text(json.dumps(cfg))
