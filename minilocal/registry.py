@@ -63,6 +63,8 @@ class UnsafeArchiveError(ValueError):
 
 def _check_relative(path: str, what: str) -> str:
     """A clean relative POSIX path, or ValueError naming it (no '..', no absolute)."""
+    if not isinstance(path, str):
+        raise ValueError(f"{what} must be a path string, got {path!r}")
     p = PurePosixPath(path)
     if not path or p.is_absolute() or ".." in p.parts or "\\" in path or ":" in p.parts[0]:
         raise ValueError(f"{what} {path!r} must be a relative path without '..'")
@@ -128,26 +130,58 @@ def load_registry(registry: str | Path | None = None) -> dict[str, DatasetEntry]
 
     Raises:
         FileNotFoundError: if the registry file is missing.
-        ValueError: on an unknown format version or an unsafe manifest path.
+        ValueError: naming the file (and the entry) on invalid JSON, an unknown format
+            version, a missing or mistyped field, or an unsafe manifest/archive path.
     """
     path = registry_path(registry)
     if not path.is_file():
         raise FileNotFoundError(f"no dataset registry at {path} (set ${REGISTRY_ENV})")
-    doc = json.loads(path.read_text())
-    if doc.get("format") != 1:
-        raise ValueError(f"{path}: registry format {doc.get('format')!r} is not 1")
-    entries = {}
-    for name, d in doc["datasets"].items():
-        src = d["source"]
-        entries[name] = DatasetEntry(
-            name=name, description=d["description"], terms=d["terms"],
-            repository=src["repository"], commit=src["commit"],
-            url_template=d["url_template"], files=int(d["files"]), bytes=int(d["bytes"]),
-            manifest=path.parent / _check_relative(d["manifest"], "manifest"),
-            source_map=tuple((m["local"], m["source"]) for m in d.get("source_map", [])),
-            derived=dict(d.get("derived", {})), archives=tuple(d.get("archives", [])),
-            build=d.get("build", ""))
-    return entries
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(doc, dict) or doc.get("format") != 1:
+        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise ValueError(f"{path}: registry format {found!r} is not 1")
+    if not isinstance(doc.get("datasets"), dict):
+        raise ValueError(f"{path}: registry has no 'datasets' object")
+    return {name: _entry(path, name, d) for name, d in doc["datasets"].items()}
+
+
+_REQUIRED = ("description", "terms", "source", "url_template", "files", "bytes", "manifest")
+
+
+def _entry(path: Path, name: str, d: object) -> DatasetEntry:
+    """One registry entry, every field checked; ValueError names the file and entry."""
+    where = f"{path}: dataset {name!r}"
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be an object, got {type(d).__name__}")
+    missing = [k for k in _REQUIRED if k not in d]
+    if missing:
+        raise ValueError(f"{where} lacks required fields {missing}")
+    src = d["source"]
+    if not isinstance(src, dict) or not {"repository", "commit"} <= set(src):
+        raise ValueError(f"{where}: 'source' must be an object with repository and commit")
+    template = d["url_template"]
+    if not isinstance(template, str) or "{source_path}" not in template:
+        raise ValueError(f"{where}: 'url_template' must be a string containing "
+                         f"'{{source_path}}', got {template!r}")
+    try:
+        files, nbytes = int(d["files"]), int(d["bytes"])
+        source_map = tuple((m["local"], m["source"]) for m in d.get("source_map", []))
+        derived = dict(d.get("derived", {}))
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"{where}: malformed files, bytes, source_map or derived "
+                         f"({type(err).__name__}: {err})") from None
+    archives = tuple(_check_relative(a, f"{where}: archive")
+                     for a in d.get("archives", []))
+    return DatasetEntry(
+        name=name, description=d["description"], terms=d["terms"],
+        repository=src["repository"], commit=src["commit"], url_template=template,
+        files=files, bytes=nbytes,
+        manifest=path.parent / _check_relative(d["manifest"], f"{where}: manifest"),
+        source_map=source_map, derived=derived, archives=archives,
+        build=d.get("build", ""))
 
 
 def list_datasets(registry: str | Path | None = None) -> list[str]:
@@ -299,8 +333,21 @@ def verify(name: str, root: str | Path | None = None, *, registry: str | Path | 
     return report
 
 
-def _fetch_once(url: str, part: Path, timeout: float) -> bool:
-    """Fetch ``url`` into ``part``, resuming it with an HTTP Range; True if resumed."""
+class TooLargeError(OSError):
+    """More bytes arrived than the file can have; the partial file was deleted."""
+
+
+class DeadlineError(TimeoutError):
+    """The overall time allowed for a download has passed."""
+
+
+def _fetch_once(url: str, part: Path, timeout: float, max_bytes: int | None = None,
+                until: float | None = None) -> bool:
+    """Fetch ``url`` into ``part``, resuming it with an HTTP Range; True if resumed.
+
+    Aborts with TooLargeError (deleting ``part``) as soon as more than ``max_bytes``
+    bytes are there, and with DeadlineError once ``time.monotonic()`` passes ``until``
+    (``part`` kept, to be resumed)."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "minilocal"}
     if have:
@@ -322,12 +369,39 @@ def _fetch_once(url: str, part: Path, timeout: float) -> bool:
         elif have:
             logger.info("%s: server ignored Range, restarting", url)
         with open(part, "ab" if resumed else "wb") as f:
-            shutil.copyfileobj(resp, f, _CHUNK)
+            _copy_capped(resp, f, url, have if resumed else 0, max_bytes, until)
     return resumed
 
 
+def _copy_capped(resp, f, url: str, have: int, max_bytes: int | None,
+                 until: float | None) -> None:
+    """Copy the response body to ``f`` while it stays under the size cap and deadline."""
+    length = resp.headers.get("Content-Length", "")
+    if max_bytes is not None and length.isdigit() and have + int(length) > max_bytes:
+        _too_large(f, url, have + int(length), max_bytes)
+    total = have
+    while True:
+        if until is not None and time.monotonic() > until:
+            raise DeadlineError(f"{url}: deadline passed after {total} bytes")
+        block = resp.read1(_CHUNK)  # returns what has arrived: a trickle is still timed
+        if not block:
+            return
+        total += len(block)
+        if max_bytes is not None and total > max_bytes:
+            _too_large(f, url, total, max_bytes)
+        f.write(block)
+
+
+def _too_large(f, url: str, nbytes: int, max_bytes: int) -> None:
+    f.close()
+    Path(f.name).unlink(missing_ok=True)
+    raise TooLargeError(f"{url}: {nbytes} bytes or more, but at most {max_bytes} are "
+                        "expected; partial file deleted")
+
+
 def fetch(url: str, target: str | Path, sha256: str, *, retries: int = 3,
-          timeout: float = 30.0, backoff: float = 1.0) -> str:
+          timeout: float = 30.0, backoff: float = 1.0, max_bytes: int | None = None,
+          deadline: float | None = 3600.0, until: float | None = None) -> str:
     """Download ``url`` to ``target`` through ``target.part``, verified by sha256.
 
     A leftover ``.part`` is resumed with an HTTP Range request (restarted if the server
@@ -339,18 +413,28 @@ def fetch(url: str, target: str | Path, sha256: str, *, retries: int = 3,
         target: final path; written only once its sha256 matches.
         sha256: expected hex digest.
         retries: extra tries after a network error or wrong sha256. Default: 3.
-        timeout: socket timeout in seconds. Default: 30.
+        timeout: socket timeout in seconds (connecting, and each read). Default: 30.
         backoff: seconds slept before retry k (k = 0, 1, ...): backoff * 2**k. Default: 1.
+        max_bytes: the file's size cap: the download stops (and the partial file is
+            deleted) as soon as more bytes arrive, and is not retried. Default: no cap.
+        deadline: seconds allowed for this file, every try included; the partial file is
+            kept for a later resume. None: no limit. Default: 3600.
+        until: an absolute ``time.monotonic()`` deadline (e.g. shared by all files of
+            :func:`download`); the earlier of it and ``deadline`` applies.
 
     Returns:
         "downloaded" or "resumed".
 
     Raises:
         ValueError: on a URL that is not http(s).
-        DownloadError: when every try failed (the message has the last reason).
+        DownloadError: when every try failed, the file was too large or the deadline
+            passed (the message has the reason).
     """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"only http(s) URLs are fetched, got {url!r}")
+    if deadline is not None:
+        own = time.monotonic() + deadline
+        until = own if until is None else min(until, own)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
@@ -358,8 +442,13 @@ def fetch(url: str, target: str | Path, sha256: str, *, retries: int = 3,
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
+        if until is not None and time.monotonic() > until:
+            raise DownloadError(f"{url}: deadline passed before try {attempt + 1}"
+                                + (f" (last: {reason})" if reason else ""))
         try:
-            resumed = _fetch_once(url, part, timeout)
+            resumed = _fetch_once(url, part, timeout, max_bytes, until)
+        except (TooLargeError, DeadlineError) as err:
+            raise DownloadError(str(err)) from None  # retrying cannot help
         except urllib.error.HTTPError as err:
             reason = f"HTTP {err.code} {err.reason}"
             logger.warning("%s: try %d failed: %s", url, attempt + 1, reason)
@@ -404,7 +493,7 @@ class DownloadReport:
 def download(name: str, dest: str | Path | None = None, workers: int = 4,
              progress: bool = True, *, registry: str | Path | None = None,
              base_url: str | None = None, retries: int = 3, timeout: float = 30.0,
-             backoff: float = 1.0) -> DownloadReport:
+             backoff: float = 1.0, deadline: float | None = 3600.0) -> DownloadReport:
     """Fetch the missing files of dataset ``name`` from its public URLs, verified.
 
     Files already in ``dest`` with the right sha256 are kept; others are (re)fetched
@@ -418,7 +507,15 @@ def download(name: str, dest: str | Path | None = None, workers: int = 4,
         progress: show a tqdm bar. Default: True.
         registry: registry.json to use (default: see :func:`registry_path`).
         base_url: replaces the source's URL prefix (mirror, tests). Default: None.
-        retries, timeout, backoff: passed to :func:`fetch`.
+        retries, timeout, backoff: passed to :func:`fetch` (timeout: seconds per socket
+            operation). Default: 3, 30, 1.
+        deadline: seconds allowed for the whole call, every file and try included; files
+            not done by then fail (their partial files are kept, to be resumed). None: no
+            limit. Default: 3600.
+
+    No file may exceed the dataset's registered total size (``bytes``; the manifest has
+    no per-file sizes): a server sending more is cut off at once and the partial file
+    deleted.
 
     Returns:
         A :class:`DownloadReport`.
@@ -429,6 +526,7 @@ def download(name: str, dest: str | Path | None = None, workers: int = 4,
     entry = dataset_info(name, registry)
     dest = Path(dest) if dest is not None else default_dest(name)
     start = time.perf_counter()
+    until = None if deadline is None else time.monotonic() + deadline
     report = DownloadReport(name, dest)
     todo = []
     for rel, digest in sorted(entry.checksums().items()):
@@ -442,7 +540,8 @@ def download(name: str, dest: str | Path | None = None, workers: int = 4,
     logger.info("%s: %d files to fetch into %s", name, len(todo), dest)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         futures = {pool.submit(fetch, entry.url(rel, base_url), dest / rel, digest,
-                               retries=retries, timeout=timeout, backoff=backoff): rel
+                               retries=retries, timeout=timeout, backoff=backoff,
+                               max_bytes=entry.bytes, deadline=None, until=until): rel
                    for rel, digest in todo}
         for fut in _progress(as_completed(futures), len(futures), name, progress):
             rel = futures[fut]
