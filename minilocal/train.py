@@ -38,7 +38,7 @@ from .receptive_field import label_grid
 logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "fit", "train", "load_splits", "head_masks", "check_data",
-           "changed_masks", "crop_labels", "lr_at", "CPU_TRAIN_SIZE", "FACE_HEAD"]
+           "changed_masks", "crop_labels", "lr_at", "crop_size_at", "CPU_TRAIN_SIZE", "FACE_HEAD"]
 
 # Default training crop on CPU: the best val AUC (at 128) per CPU-minute in
 # ci/bench_crop_size.py, 2 CPU-minutes on DFDC: 96 px 0.631/0.592 (seeds 0/1), 64 px
@@ -74,6 +74,8 @@ class TrainConfig:
     size: int = 128  # side the aligned faces are resized to when loaded
     train_size: int | None = None  # random crop side; None: CPU_TRAIN_SIZE on CPU, size on GPU
     eval_size: int | None = None  # centre crop side for validation; None: size (whole face)
+    final_size: int | None = None  # crop side for the run's last final_fraction (e.g. 128)
+    final_fraction: float = 0.0  # last fraction of the run's progress trained at final_size
     flip: bool = True  # random horizontal flips
     epochs: int = 10  # passes over the training split
     batch_size: int = 64  # images per step and per process
@@ -110,7 +112,7 @@ class TrainConfig:
                                  f"masks={{{head!r}: one of {MASK_KINDS}}}")
             if kind not in MASK_KINDS:
                 raise ValueError(f"mask kind {kind!r} of head {head!r} is not one of {MASK_KINDS}")
-        for name in ("size", "train_size", "eval_size"):
+        for name in ("size", "train_size", "eval_size", "final_size"):
             value = getattr(self, name)
             if value is not None and not RECEPTIVE_FIELD <= value:
                 raise ValueError(f"{name} must be >= {RECEPTIVE_FIELD} (the receptive field), "
@@ -136,6 +138,9 @@ class TrainConfig:
         if not 1 <= lo <= hi <= 100 or self.min_change < 0:
             raise ValueError(f"need 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100 and "
                              f"min_change >= 0, got {self.jpeg_quality}, {self.min_change}")
+        if not 0 <= self.final_fraction <= 1 or (self.final_fraction > 0) != bool(self.final_size):
+            raise ValueError(f"final_size and 0 < final_fraction <= 1 go together, got "
+                             f"{self.final_size}, {self.final_fraction}")
         if self.limit is not None and self.limit < 2:
             raise ValueError(f"limit must be >= 2 images, got {self.limit}")
 
@@ -352,6 +357,15 @@ class _Saveable:
         return fn() if callable(fn) else {"class": type(self.model).__name__}
 
 
+def crop_size_at(config: TrainConfig, progress: float, train_size: int) -> int:
+    """Training crop side at ``progress`` (0..1 of the run): ``train_size``, then
+    ``config.final_size`` over the last ``config.final_fraction`` of the run, so that the
+    BatchNorm statistics and the image label's pooling see whole faces before the end."""
+    if config.final_size and progress >= 1.0 - config.final_fraction:
+        return config.final_size
+    return train_size
+
+
 def lr_at(config: TrainConfig, progress: float) -> float:
     """The learning rate at ``progress`` in [0, 1], the fraction of the run done: the
     larger of steps done / all steps and, for a run with a time limit, time used / limit,
@@ -463,6 +477,9 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
     eval_size = config.eval_size or min(val_set.images.shape[-2:])
     if train_size > side:
         raise ValueError(f"train_size {train_size} is larger than the {side}-px train images")
+    if config.final_size and config.final_size > side:
+        raise ValueError(f"final_size {config.final_size} is larger than the {side}-px train "
+                         "images")
     bf16 = _use_bf16(config.amp, device)
     channels_last = config.channels_last
     train_set, val_set = (replace(fs, **{k: getattr(fs, k).to(device) for k in
@@ -549,7 +566,9 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
             labels = train_set.labels[index]
             masks = head_masks(train_set, index, config.masks, heads)
             masks[" fake pixels"] = train_set.masks[index]  # for crop_labels (no head name)
-            images, masks = augment_batch(train_set.images[index], masks, train_size, g,
+            done = progress_now()
+            crop = crop_size_at(config, done, train_size)
+            images, masks = augment_batch(train_set.images[index], masks, crop, g,
                                           flip=config.flip)
             fake_pixels = masks.pop(" fake pixels")
             images = photometric(images, g, config.jpeg_p, config.jpeg_quality, config.colour)
@@ -559,7 +578,7 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
                 if bool(exact.any()):
                     labels = crop_labels(labels, exact, centres(fake_pixels))
             for group in opt.param_groups:
-                group["lr"] = lr_at(config, progress_now())
+                group["lr"] = lr_at(config, done)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 output = net(_to_input(images, channels_last))
             terms = loss_fn(output, labels, seg_labels)

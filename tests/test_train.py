@@ -1,6 +1,7 @@
 """Tests for minilocal/train.py and the ``minilocal train`` command."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from minilocal.folder import FolderWriter, load_folder
 from minilocal.masks import label_mask
 from minilocal.model import Output
 from minilocal.train import (TrainConfig, _init_from, changed_masks, check_data, crop_labels, fit,
-                             head_masks, load_splits, lr_at, train)
+                             head_masks, load_splits, lr_at, train, crop_size_at)
 
 SMALL = (8,) * 8  # conv widths of a tiny LocalFeatureNet
 
@@ -212,6 +213,25 @@ class TestSchedule:
     def test_constant_after_warmup(self):
         cfg = TrainConfig(lr=1e-3, warmup=0.0, schedule="constant")
         assert lr_at(cfg, 0.0) == lr_at(cfg, 1.0) == 1e-3
+
+    def test_final_crop_size_over_the_last_fraction(self):
+        cfg = TrainConfig(final_size=128, final_fraction=0.25)
+        assert crop_size_at(cfg, 0.0, 64) == crop_size_at(cfg, 0.74, 64) == 64
+        assert crop_size_at(cfg, 0.75, 64) == crop_size_at(cfg, 1.0, 64) == 128
+        assert crop_size_at(TrainConfig(), 0.99, 64) == 64  # no final_size: unchanged
+        with pytest.raises(ValueError, match="final_size"):
+            TrainConfig(final_size=128)  # no fraction
+        with pytest.raises(ValueError, match="final_size"):
+            TrainConfig(final_size=20, final_fraction=0.5)  # below the receptive field
+
+    def test_a_run_with_a_final_size_trains_and_records_it(self, faces, tmp_path):
+        with pytest.raises(ValueError, match="cannot exceed size"):
+            tiny_config(final_size=64, final_fraction=0.5)  # size is 48
+        calls = []
+        history = train(tiny_config(epochs=2, final_size=48, final_fraction=0.5), faces,
+                        out=tmp_path / "run", callback=calls.append)
+        assert len(history) == 2 and all(math.isfinite(r["loss"]) for r in history)
+        assert read_config(tmp_path / "run" / "best")["train"]["final_size"] == 48
 
     def test_spent_budget_ends_annealed(self, faces, tmp_path):
         cut = train(tiny_config(max_cpu_minutes=0.0), faces, out=tmp_path / "run")

@@ -45,6 +45,10 @@ def add_parser(sub) -> None:
                    f"(default: {CPU_TRAIN_SIZE} on CPU, --size on GPU)")
     p.add_argument("--eval-size", type=int, default=None, help="validation centre crop "
                    "(default: --size)")
+    p.add_argument("--final-size", type=int, default=None, help="crop side for the last "
+                   "--final-fraction of the run, e.g. 128 so BatchNorm sees whole faces")
+    p.add_argument("--final-fraction", type=float, default=None, help="fraction of the run "
+                   "at --final-size (default 0.25 when --final-size is given)")
     p.add_argument("--epochs", type=int, default=d["epochs"])
     p.add_argument("--batch-size", type=int, default=d["batch_size"], help="per process")
     p.add_argument("--lr", type=float, default=d["lr"])
@@ -148,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--widths must list 8 widths, got {len(widths['widths'])}")
     config = TrainConfig(
         lambda_cls=lambda_cls, lambda_seg=lambda_seg, masks=masks, size=args.size,
-        train_size=args.train_size, eval_size=args.eval_size, epochs=args.epochs,
+        train_size=args.train_size, eval_size=args.eval_size, final_size=args.final_size,
+        final_fraction=(args.final_fraction if args.final_fraction is not None
+                        else 0.25 if args.final_size else 0.0), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         schedule=args.schedule, warmup=args.warmup, balance=not args.no_balance,
         min_change=args.min_change, crop_labels=not args.no_crop_labels, jpeg_p=args.jpeg_p,
