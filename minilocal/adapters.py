@@ -116,8 +116,8 @@ def _folder_items(src: Path, label: str | None) -> list[Item]:
     if (src / "real").is_dir() or (src / "fake").is_dir():
         return _interleave(items(src / "real", "real"), items(src / "fake", "fake"))
     if label not in LABELS:
-        raise ValueError(f"{src} has no real/ or fake/ subfolder: pass label='real' or "
-                         f"'fake' for a flat folder (got {label!r})")
+        raise ValueError(f"{src} has no real/ or fake/ subfolder: for a flat folder pass "
+                         f"--label real or --label fake (label= in the API; got {label!r})")
     return items(src, label)
 
 

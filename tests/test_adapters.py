@@ -85,7 +85,7 @@ class TestListItems:
         assert list_items("folder", tmp_path, label="fake")[0].label == "fake"
 
     def test_flat_folder_needs_label(self, tmp_path):
-        with pytest.raises(ValueError, match="pass label='real' or 'fake'"):
+        with pytest.raises(ValueError, match="pass --label real or --label fake"):
             list_items("folder", tmp_path)
 
     def test_unknown_kind(self, tmp_path):

@@ -106,10 +106,14 @@ class TestBadInputs:
         assert len(rejects(out)) == 8  # empty.jpg and garbage.jpg are not rejected twice
 
     def test_flat_folder_without_label_is_a_clean_error(self, tmp_path, capsys):
-        (tmp_path / "a.png").write_bytes(b"")
-        rc = main(["preprocess", str(tmp_path), str(tmp_path / "out"), "--no-progress"])
-        assert rc == 2
-        assert "minilocal preprocess: error: " in capsys.readouterr().err
+        src = tmp_path / "flat"  # OUT beside SRC, not inside it (that is refused first)
+        src.mkdir()
+        (src / "a.png").write_bytes(b"")
+        rc = main(["preprocess", str(src), str(tmp_path / "out"), "--no-progress"])
+        err = capsys.readouterr().err
+        assert rc == 2 and "minilocal preprocess: error: " in err
+        assert "has no real/ or fake/ subfolder" in err and "--label" in err, err
+        assert not (tmp_path / "out").exists()
 
     def test_missing_source_is_a_clean_error(self, tmp_path, capsys):
         rc = main(["preprocess", str(tmp_path / "none"), str(tmp_path / "out")])
