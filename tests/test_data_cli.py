@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,49 @@ def test_download_of_a_corrupted_file_fails(tmp_path, server, capsys):  # noqa: 
 def test_data_without_action_prints_help(capsys):
     assert main(["data"]) == 2
     assert "verify" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- --timeout and --deadline
+
+from test_bad_input_api import TestDownloads, abuse  # noqa: E402,F401  (abuse: a fixture)
+
+
+def _slow_toy(tmp_path):
+    """A registry whose file "trickle" the abuse server sends at one byte per 0.2 s."""
+    return TestDownloads._toy(None, tmp_path, {"trickle": b"x" * 200, "good": b"g" * 100},
+                              total=300)
+
+
+def _download(reg, tmp_path, url, *flags):
+    return main(["data", "--registry", str(reg), "download", "toy", "--dest",
+                 str(tmp_path / "out"), "--base-url", url, "--quiet", *flags])
+
+
+def test_download_deadline_flag_stops_a_trickle(tmp_path, abuse, capsys):  # noqa: F811
+    start = time.monotonic()
+    rc = _download(_slow_toy(tmp_path), tmp_path, abuse.url, "--deadline", "1",
+                   "--timeout", "5")
+    captured = capsys.readouterr()
+    assert rc == 1 and time.monotonic() - start < 4  # not the 40 s the trickle takes
+    assert "1 failed" in captured.out and "deadline passed" in captured.err
+    assert (tmp_path / "out" / "good").read_bytes() == b"g" * 100  # the good file is kept
+
+
+def test_download_timeout_flag_is_per_read(tmp_path, abuse, capsys):  # noqa: F811
+    start = time.monotonic()
+    rc = _download(_slow_toy(tmp_path), tmp_path, abuse.url, "--timeout", "0.05",
+                   "--deadline", "0", "--retries", "0")
+    captured = capsys.readouterr()
+    assert rc == 1 and time.monotonic() - start < 4
+    assert "timed out" in captured.err and "deadline" not in captured.err
+
+
+@pytest.mark.parametrize("flag, value, phrase", [
+    ("--timeout", "0", "--timeout must be more than 0 seconds, got 0.0"),
+    ("--timeout", "nan", "--timeout must be more than 0 seconds, got nan"),
+    ("--deadline", "-1", "--deadline must be at least 0 seconds (0: none), got -1.0"),
+])
+def test_download_bad_time_limits(flag, value, phrase, tmp_path, capsys):
+    rc = main(["data", "download", "lfw_faces", "--dest", str(tmp_path / "d"), flag, value])
+    err = capsys.readouterr().err
+    assert rc == 2 and phrase in err and not (tmp_path / "d").exists()

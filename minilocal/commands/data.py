@@ -40,6 +40,12 @@ def add_parser(sub) -> None:
     a.add_argument("--base-url", default=None,
                    help="mirror to fetch from instead of the source (+ source path)")
     a.add_argument("--retries", type=int, default=3, help="retries per file (default 3)")
+    a.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="per socket operation (connecting, each read) (default 30)")
+    a.add_argument("--deadline", type=float, default=3600.0, metavar="SECONDS",
+                   help="for the whole download, every file and retry included; files not "
+                        "done by then fail and are resumed by the next run (default 3600; "
+                        "0: no deadline)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=run_download)
 
@@ -98,12 +104,18 @@ def run_download(args: argparse.Namespace) -> int:
 
     check_positive(args.workers, "--workers")
     check_positive(args.retries, "--retries", 0)
+    if not args.timeout > 0:  # also refuses nan
+        raise ValueError(f"--timeout must be more than 0 seconds, got {args.timeout}")
+    if not args.deadline >= 0:
+        raise ValueError(f"--deadline must be at least 0 seconds (0: none), got "
+                         f"{args.deadline}")
     if args.dest is not None:
         check_output_dir(args.dest, "--dest")
     try:
         report = download(args.name, args.dest, workers=args.workers,
                           progress=not args.quiet, registry=args.registry,
-                          base_url=args.base_url, retries=args.retries)
+                          base_url=args.base_url, retries=args.retries,
+                          timeout=args.timeout, deadline=args.deadline or None)
     except DownloadError as err:
         if err.report is not None:
             print(err.report.summary())
