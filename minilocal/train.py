@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as D
 from .augment import augment_batch, centre_crop, epoch_order, photometric, step_generator
-from .checkpoint import checkpoint_paths, save_checkpoint
+from .checkpoint import checkpoint_paths, read_checkpoint, read_config, save_checkpoint
 from .folder import FaceSet, assign_splits, load_folder, read_records
 from .loss import JointLoss, balanced_weights, check_lambdas
 from .masks import MASK_KINDS, MIN_CHANGE, changed_mask
@@ -38,7 +37,8 @@ from .receptive_field import label_grid
 logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "fit", "train", "load_splits", "head_masks", "check_data",
-           "changed_masks", "crop_labels", "lr_at", "crop_size_at", "CPU_TRAIN_SIZE", "FACE_HEAD"]
+           "changed_masks", "crop_labels", "lr_at", "crop_size_at", "CPU_TRAIN_SIZE", "FACE_HEAD",
+           "check_run_dir", "resume_differences", "RESUME_MAY_CHANGE"]
 
 # Default training crop on CPU: the best val AUC (at 128) per CPU-minute in
 # ci/bench_crop_size.py, 2 CPU-minutes on DFDC: 96 px 0.631/0.592 (seeds 0/1), 64 px
@@ -46,6 +46,15 @@ __all__ = ["TrainConfig", "fit", "train", "load_splits", "head_masks", "check_da
 CPU_TRAIN_SIZE = 96
 FACE_HEAD = "face"  # the head that predicts the face region for every image (real or fake)
 DEVICES, AMPS, SCHEDULES = ("auto", "cpu", "cuda"), ("auto", "bf16", "off"), ("cosine", "constant")
+# TrainConfig fields a resumed run may change: how long, where and how fast it runs, not what
+# it learns from. epochs and the two budgets extend or shorten the run (the lr schedule
+# follows the new length); device, compile and channels_last change where and how the same
+# arithmetic runs; checkpoint_every and patience change when it saves and stops; init only
+# gives the starting weights, which a resume replaces with RUN/last.*. Any other change
+# (lr, lambdas, heads, masks, sizes, augmentation, seed, data...) would silently continue
+# another experiment under the old run's name, so --resume refuses it.
+RESUME_MAY_CHANGE = ("max_minutes", "max_cpu_minutes", "epochs", "device", "checkpoint_every",
+                     "patience", "compile", "channels_last", "init")
 
 
 @dataclass(frozen=True)
@@ -357,6 +366,89 @@ class _Saveable:
         return fn() if callable(fn) else {"class": type(self.model).__name__}
 
 
+def _holds_run(run: Path) -> bool:
+    """Whether ``run`` holds a run: either file of RUN/last.* (even one without the other)."""
+    return any(p.exists() for p in checkpoint_paths(run / "last"))
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as it reads back from a checkpoint's JSON (tuples become lists)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def resume_differences(saved: Mapping[str, Any], config: TrainConfig,
+                       resolved: bool = True) -> list[str]:
+    """The settings of ``config`` that differ from a saved run's train config.
+
+    Args:
+        saved: the ``"train"`` entry of RUN/last.json. A field missing there (a run saved
+            before the field existed) counts as its TrainConfig default.
+        config: the new run's config.
+        resolved: False before the data is loaded, when a train_size or eval_size of None
+            (chosen from the images) cannot be compared yet; those are then skipped.
+
+    Returns:
+        "name old -> new" for every differing field not in RESUME_MAY_CHANGE, in field
+        order; empty when the run may resume.
+    """
+    new, default = _jsonable(asdict(config)), _jsonable(asdict(TrainConfig()))
+    out = []
+    for name, value in new.items():
+        if name in RESUME_MAY_CHANGE or (not resolved and value is None
+                                         and name in ("train_size", "eval_size")):
+            continue
+        old = saved.get(name, default[name])
+        if old != value:
+            out.append(f"{name} {json.dumps(old)} -> {json.dumps(value)}")
+    return out
+
+
+def _refuse_changes(run: Path, saved_cfg: Mapping[str, Any], config: TrainConfig,
+                    resolved: bool, data: Sequence[str] | None = None) -> None:
+    """ValueError naming every changed setting (and changed data) of a resumed run."""
+    saved = saved_cfg.get("train")
+    if not isinstance(saved, dict):
+        raise ValueError(f"{run / 'last.json'} has no 'train' settings to resume from; "
+                         "it was not written by minilocal train")
+    differ = resume_differences(saved, config, resolved)
+    if data is not None and isinstance(saved_cfg.get("data"), list):
+        before = [str(Path(d).resolve()) for d in saved_cfg["data"]]
+        after = [str(Path(d).resolve()) for d in data]
+        if before != after:
+            differ.append(f"data {saved_cfg['data']} -> {list(data)}")
+    if differ:
+        raise ValueError(f"--resume: {run} was trained with other settings: "
+                         f"{'; '.join(differ)}. Resume with the old values (only "
+                         f"{', '.join(RESUME_MAY_CHANGE)} may change) or train into a new "
+                         "--out")
+
+
+def check_run_dir(out: str | Path | None, resume: bool, config: TrainConfig | None = None,
+                  data: Sequence[str] | None = None) -> None:
+    """Check the run directory before any data is loaded; create and write nothing.
+
+    ``out`` must be (or be creatable as) a writable folder. A folder holding a run
+    (RUN/last.*) needs ``resume``, and then the run's saved settings must match
+    ``config`` (see :func:`resume_differences`) and ``data``.
+
+    Raises:
+        ValueError: naming ``out``: a file, under a file, read-only, holding a run without
+            resume, or holding a run with other settings.
+    """
+    from .cli import check_output_dir
+
+    if out is None:
+        return
+    run = check_output_dir(out, "--out")
+    if not _holds_run(run):
+        return
+    if not resume:
+        raise ValueError(f"--out {run} already holds a run (last.*); continue it with "
+                         "--resume (resume=True) or choose another --out")
+    if config is not None:
+        _refuse_changes(run, read_config(run / "last"), config, resolved=False, data=data)
+
+
 def crop_size_at(config: TrainConfig, progress: float, train_size: int) -> int:
     """Training crop side at ``progress`` (0..1 of the run): ``train_size``, then
     ``config.final_size`` over the last ``config.final_fraction`` of the run, so that the
@@ -451,7 +543,9 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
         train_set, val_set: FaceSets (uint8, see :func:`load_splits`); moved to the device.
         config: the run's :class:`TrainConfig`.
         out: run directory for best.*, last.* and history.csv/json; None writes nothing.
-        resume: continue from ``out/last.*`` when it exists (exactly where it stopped).
+        resume: continue from ``out/last.*`` when it exists (exactly where it stopped);
+            refused when the saved settings differ from ``config`` beyond
+            RESUME_MAY_CHANGE (:func:`resume_differences`).
         progress: show a tqdm bar per epoch (rank 0 only).
         callback: called after every step with {"epoch", "step", "global_step", "loss"}.
         meta: more JSON-serialisable entries for the checkpoint configs (e.g. data dirs).
@@ -496,16 +590,23 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
     st: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_auc": -1.0,
                           "bad_epochs": 0, "sums": {}, "history": [], "wall_s": 0.0,
                           "cpu_s": 0.0}
-    has_last = run is not None and checkpoint_paths(run / "last")[0].is_file()
+    used = replace(config, train_size=train_size, eval_size=eval_size)  # every size used
+    has_last = run is not None and _holds_run(run)
     if has_last and not resume:
-        raise ValueError(f"{run} already holds a run (last.safetensors); resume it with "
+        raise ValueError(f"{run} already holds a run (last.*); resume it with "
                          "resume=True (--resume) or choose another output directory")
+    if run is not None and info.is_main:
+        run.mkdir(parents=True, exist_ok=True)  # now, not at the first checkpoint
     if resume and has_last:
-        weights, body = checkpoint_paths(run / "last")
-        tensors = load_file(str(weights))
-        cfg = json.loads(body.read_text())
-        _unwrap(model).load_state_dict({k: v for k, v in tensors.items()
-                                        if not k.startswith("extra.")})
+        tensors, cfg = read_checkpoint(run / "last")  # one save, checked; never pickled
+        _refuse_changes(run, cfg, used, resolved=True)
+        used = replace(used, init=cfg["train"].get("init"))  # where its weights came from
+        try:
+            _unwrap(model).load_state_dict({k: v for k, v in tensors.items()
+                                            if not k.startswith("extra.")})
+        except RuntimeError as err:
+            raise ValueError(f"{run / 'last'} does not fit this model (other heads or "
+                             f"widths?): {str(err).splitlines()[0]}") from None
         extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
         _load_optimizer(opt, extra, cfg["optimizer_param_groups"])
         torch.set_rng_state(extra["rng_cpu"])
@@ -518,7 +619,6 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
             model, device_ids=[device.index] if on_gpu else None)
     if config.compile:
         net = torch.compile(net)
-    used = replace(config, train_size=train_size, eval_size=eval_size)  # every size used
     save_cfg = {"train": asdict(used), "bf16": bf16, "class_weights": weights,
                 **dict(meta or {})}
 
@@ -680,8 +780,9 @@ def train(config: TrainConfig, data: str | Path | Iterable[str | Path],
     Args:
         config: the run's :class:`TrainConfig`.
         data: one dataset directory or several (concatenated).
-        out: run directory (RUN/best.*, RUN/last.*, RUN/history.csv|json).
-        resume, progress, callback: as in :func:`fit`.
+        out: run directory (RUN/best.*, RUN/last.*, RUN/history.csv|json); checked by
+            :func:`check_run_dir` before any data is loaded.
+        resume, progress, callback: as in :func:`fit`; a resume also refuses other data.
 
     Returns:
         the history, one dict per epoch.
@@ -691,12 +792,14 @@ def train(config: TrainConfig, data: str | Path | Iterable[str | Path],
         >>> history = train(cfg, "build/data/dfdc_faces", out="runs/cvm")
         >>> history[-1]["val_auc"]
     """
+    data = [data] if isinstance(data, (str, Path)) else list(data)
+    dirs = [str(d) for d in data]
+    check_run_dir(out, resume, config, dirs)  # before loading the data
     train_set, val_set = load_splits(data, config, progress=progress)
     torch.manual_seed(config.seed)
     model = LocalFeatureNet(seg_heads=config.heads, widths=config.widths, check_inputs=False)
     if config.init is not None:
         _init_from(model, config.init)
-    dirs = [str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data]
     return fit(model, train_set, val_set, config, out=out, resume=resume, progress=progress,
                callback=callback, meta={"data": dirs, "n_train": len(train_set),
                                         "n_val": len(val_set)})

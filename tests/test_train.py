@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +21,10 @@ from minilocal.cli import main as cli_main
 from minilocal.commands.train import parse_pairs, resolve_lambdas
 from minilocal.folder import FolderWriter, load_folder
 from minilocal.masks import label_mask
-from minilocal.model import Output
+from minilocal.model import LocalFeatureNet, Output
 from minilocal.train import (TrainConfig, _init_from, changed_masks, check_data, crop_labels, fit,
-                             head_masks, load_splits, lr_at, train, crop_size_at)
+                             head_masks, load_splits, lr_at, resume_differences, train,
+                             crop_size_at)
 
 SMALL = (8,) * 8  # conv widths of a tiny LocalFeatureNet
 
@@ -431,3 +432,168 @@ class TestCli:
         rc = cli_main(["train", "--data", str(faces), "--out", str(tmp_path / "run"),
                        "--masks", "fake=hull"])
         assert rc == 2 and "mask kind 'hull'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- RUN checked first; resume
+
+def cli_train(faces, out, *more):
+    """``minilocal train`` with the tiny settings of tiny_config(epochs=1)."""
+    return cli_main(["train", "--data", str(faces), "--out", str(out), "--size", "48",
+                     "--train-size", "40", "--epochs", "1", "--batch-size", "8",
+                     "--widths", "8,8,8,8,8,8,8,8", "--lambda-seg", "fake=0.3,face=0.2",
+                     "--masks", "fake=real", "--device", "cpu", "--patience", "0",
+                     "--checkpoint-every", "2", "--quiet", *map(str, more)])
+
+
+def files_of(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """Fail the test if any image is loaded: the checks must come first."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the run directory was checked")
+
+    monkeypatch.setattr("minilocal.train.load_splits", refuse)
+
+
+@pytest.fixture(scope="module")
+def done_run(faces, tmp_path_factory):
+    """A finished 1-epoch run made by the CLI (copy it before changing it)."""
+    out = tmp_path_factory.mktemp("done") / "run"
+    assert cli_train(faces, out) == 0
+    return out
+
+
+def copy_run(done_run, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(done_run, tmp_path / "run"))
+
+
+class TestRunDirectory:
+    @pytest.mark.parametrize("target, phrase", [
+        ("afile", "--out {p} is a file, expected a folder"),
+        ("afile/run", "--out {p} cannot be created: {f} is a file"),
+    ])
+    def test_out_a_file_is_refused_before_loading(self, faces, tmp_path, capsys, no_loading,
+                                                  target, phrase):
+        (tmp_path / "afile").write_text("keep me")
+        assert cli_train(faces, tmp_path / target) == 2
+        err = capsys.readouterr().err
+        assert phrase.format(p=tmp_path / target, f=tmp_path / "afile") in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert (tmp_path / "afile").read_text() == "keep me"
+
+    def test_read_only_out_is_refused_before_loading(self, faces, tmp_path, capsys,
+                                                     no_loading, monkeypatch):
+        real_access, ro = os.access, str(tmp_path / "ro")
+        monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if (
+            os.path.abspath(p) == ro and mode & os.W_OK) else real_access(p, mode, *a, **k))
+        (tmp_path / "ro").mkdir()
+        assert cli_train(faces, tmp_path / "ro" / "run") == 2
+        assert "not writable" in capsys.readouterr().err
+        assert not (tmp_path / "ro" / "run").exists()
+
+    @pytest.mark.parametrize("keep", ["last.json", "last.safetensors", "both"])
+    def test_a_run_needs_resume(self, faces, done_run, tmp_path, capsys, no_loading, keep):
+        run = copy_run(done_run, tmp_path)
+        if keep != "both":  # half a checkpoint is still a run not to overwrite
+            next(p for p in run.glob("last.*") if p.name != keep).unlink()
+        before = files_of(run)
+        assert cli_train(faces, run) == 2
+        err = capsys.readouterr().err
+        assert f"--out {run} already holds a run (last.*); continue it with --resume" in err
+        assert files_of(run) == before
+
+    def test_the_folder_is_made_at_the_start(self, faces, tmp_path):
+        seen = []
+        train(tiny_config(epochs=1, checkpoint_every=0), faces, out=tmp_path / "new",
+              callback=lambda info: seen.append((tmp_path / "new").is_dir()))
+        assert seen and seen[0] is True  # before any checkpoint
+
+
+class TestResumeRefusesChanges:
+    @pytest.mark.parametrize("flags, phrases", [
+        (["--lr", "0.002"], ["lr 0.001 -> 0.002"]),
+        (["--lambda-seg", "fake=0.5", "--lambda-cls", "0.5"],
+         ['lambda_seg {"fake": 0.3, "face": 0.2} -> {"fake": 0.5}',
+          'masks {"fake": "real", "face": "cvm"} -> {"fake": "real"}']),
+        (["--seed", "3", "--jpeg-p", "0"], ["seed 0 -> 3", "jpeg_p 0.3 -> 0.0"]),
+        (["--train-size", "36"], ["train_size 40 -> 36"]),
+        (["--widths", "4,4,4,4,4,4,4,4"], ["widths [8, 8, 8, 8, 8, 8, 8, 8] -> [4, 4, 4"]),
+    ])
+    def test_changed_settings_are_named(self, faces, done_run, tmp_path, capsys, no_loading,
+                                        flags, phrases):
+        run = copy_run(done_run, tmp_path)
+        before = files_of(run)
+        argv = ["--epochs", "2", "--resume", *flags]
+        assert cli_train(faces, run, *argv) == 2
+        err = capsys.readouterr().err
+        assert "--resume: " in err and "was trained with other settings" in err, err
+        for phrase in phrases:
+            assert phrase in err, err
+        assert "lambda_cls 0.5 -> 0.5" not in err  # equal values are not listed
+        assert "epochs" not in err.split("(only")[0]  # epochs may change
+        assert len(err.strip().splitlines()) == 1 and files_of(run) == before
+
+    def test_other_data_is_refused(self, faces, done_run, tmp_path, capsys, no_loading):
+        run = copy_run(done_run, tmp_path)
+        other = make_faces(tmp_path / "other", pairs=8, val_from=6)
+        rc = cli_main(["train", "--data", str(other), "--out", str(run), "--resume",
+                       "--size", "48", "--train-size", "40", "--widths", "8,8,8,8,8,8,8,8",
+                       "--lambda-seg", "fake=0.3,face=0.2", "--masks", "fake=real"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"data ['{faces}'] -> ['{other}']" in err, err
+
+    def test_allowed_changes_resume(self, faces, done_run, tmp_path, capsys):
+        run = copy_run(done_run, tmp_path)
+        assert cli_train(faces, run, "--resume", "--epochs", "2", "--patience", "5",
+                         "--checkpoint-every", "3", "--max-minutes", "60") == 0
+        history = json.loads((run / "history.json").read_text())
+        assert [r["epoch"] for r in history] == [1, 2]
+        saved = read_config(run / "last")["train"]
+        assert saved["epochs"] == 2 and saved["patience"] == 5 and saved["lr"] == 1e-3
+
+    def test_the_resolved_train_size_is_compared(self, faces, tmp_path):
+        train(tiny_config(epochs=1, train_size=None), faces, out=tmp_path / "run")
+        assert read_config(tmp_path / "run" / "last")["train"]["train_size"] == 48
+        with pytest.raises(ValueError, match="train_size 48 -> 40"):
+            train(tiny_config(epochs=2), faces, out=tmp_path / "run", resume=True)
+        history = train(tiny_config(epochs=2, train_size=None), faces,
+                        out=tmp_path / "run", resume=True)  # None resolves to 48 again
+        assert [r["epoch"] for r in history] == [1, 2]
+
+    def test_fit_checks_the_settings_too(self, faces, done_run, tmp_path):
+        run = copy_run(done_run, tmp_path)
+        tr, va = load_splits(faces, tiny_config())
+        model = LocalFeatureNet(seg_heads=("fake", "face"), widths=SMALL)
+        with pytest.raises(ValueError, match="lr 0.001 -> 0.003"):
+            fit(model, tr, va, tiny_config(epochs=2, lr=3e-3), out=run, resume=True)
+
+    def test_a_model_that_does_not_fit_is_a_clear_error(self, faces, done_run, tmp_path):
+        run = copy_run(done_run, tmp_path)
+        tr, va = load_splits(faces, tiny_config())
+        model = LocalFeatureNet(seg_heads=("fake", "face"), widths=(4,) * 8)
+        with pytest.raises(ValueError, match="last does not fit this model"):
+            fit(model, tr, va, tiny_config(epochs=2), out=run, resume=True)
+
+    def test_a_pair_from_two_saves_is_refused(self, faces, done_run, tmp_path):
+        run = copy_run(done_run, tmp_path)  # as if killed between the two renames
+        (run / "last.json").write_text((run / "last.json").read_text() + "\n")
+        with pytest.raises(ValueError, match="weights and config are from different saves"):
+            train(tiny_config(epochs=2), faces, out=run, resume=True)
+
+    def test_fields_added_later_count_as_their_defaults(self):
+        saved = json.loads(json.dumps(asdict(tiny_config()), default=str))
+        del saved["final_size"], saved["final_fraction"]  # a run saved before they existed
+        assert resume_differences(saved, tiny_config()) == []
+        assert resume_differences(saved, tiny_config(final_size=48, final_fraction=0.5)) == [
+            "final_size null -> 48", "final_fraction 0.0 -> 0.5"]
+
+    def test_unresolved_sizes_wait_for_the_data(self):
+        saved = json.loads(json.dumps(asdict(tiny_config(train_size=40)), default=str))
+        assert resume_differences(saved, tiny_config(train_size=None), resolved=False) == []
+        assert resume_differences(saved, tiny_config(train_size=None)) == [
+            "train_size 40 -> null"]
