@@ -41,6 +41,7 @@ import numpy as np
 
 from .folder import (IMAGE_EXTENSIONS, LABELS, METADATA, REJECTS, FolderWriter,
                      assign_splits, read_records, write_records)
+from .status import check_settings, mark_complete, mark_started
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +273,10 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
     Args:
         kind: one of KINDS.
         src: the source folder (e.g. ``find_dataset("dfdc_faces")``).
-        out: the dataset folder to write (created; resumed if it holds a dataset).
+        out: the dataset folder to write (created; resumed if it holds a dataset). It is
+            marked in progress before the first face and complete after the splits are
+            assigned (:mod:`minilocal.status`); a resume with another kind, source, size,
+            scale, frames, compression, border or label is refused.
         size: crop side S in pixels. Default: 128.
         limit: use only the first ``limit`` inputs (images, or videos for ffpp).
         compression: "c0" (as decoded), "c23" or "c40" (H.264 like FF++). Default: "c0".
@@ -293,7 +297,8 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
         faces_per_s, detection (counts), reject_reasons (counts), splits (counts).
 
     Raises:
-        ValueError: on a bad kind, compression, size, workers or limit.
+        ValueError: on a bad kind, compression, size, workers or limit, or a resume with
+            other settings.
         FileNotFoundError: if ``src`` is missing or not laid out as ``kind`` expects.
     """
     from .compress import LEVELS
@@ -310,11 +315,16 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
     if limit is not None:
         items = items[:limit]
     out = Path(out)
+    border = border or ("clip" if kind == "dfdc_faces" else "black")
+    settings = {"kind": kind, "src": str(Path(src).resolve()), "size": size, "scale": scale,
+                "frames": frames, "compression": compression, "border": border,
+                "label": label}
+    if not overwrite:
+        check_settings(out, "preprocess", settings)  # no 64- and 128-px crops in one set
     names, rejected = _done(out, overwrite)
     todo = [it for it in items if it.source not in rejected and
             (it.name not in names if it.video is None
              else not any(n.startswith(it.name + "_f") for n in names))]
-    border = border or ("clip" if kind == "dfdc_faces" else "black")
     opts = {"kind": kind, "size": size, "scale": scale, "frames": frames,
             "compression": compression, "border": border}
     chunk = 1 if kind in VIDEO_KINDS else CHUNK
@@ -327,6 +337,10 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
     bar = tqdm(total=len(todo), desc=f"preprocess {kind}", unit="input", disable=not progress,
                mininterval=1 if os.isatty(2) else 30)
     pool = None
+    rerun = (f"minilocal preprocess {src} {out} --kind {kind} --size {size} --frames {frames} "
+             f"--compress {compression} --border {border}"
+             + (f" --label {label}" if label else "") + (f" --limit {limit}" if limit else ""))
+    mark_started(out, "preprocess", settings, rerun)  # complete only once splits are set
     with FolderWriter(out, overwrite=overwrite) as writer:
         try:
             if workers > 1 and len(tasks) > 1:
@@ -357,6 +371,7 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
                 pool.terminate()
                 pool.join()
     _finish_splits(out, fractions, seed)
+    mark_complete(out)
     seconds = time.perf_counter() - t0
     records = read_records(out)
     summary = {

@@ -23,6 +23,7 @@ from .folder import FaceSet, format_landmarks, load_folder, read_records
 from .metrics import binary_metrics, localization_report
 from .model import RECEPTIVE_FIELD, fake_probability_map, p_fake, seg_score
 from .receptive_field import upsample_to_input
+from .status import warn_if_incomplete
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +278,8 @@ def load_eval_set(root: str | Path, split: str | None = "test", size: int = 128,
 
     Returns:
         a :class:`~minilocal.folder.FaceSet` of size x size faces; raw images that
-        cannot be read, or where no face is found, are skipped with a warning.
+        cannot be read, or where no face is found, are skipped with a warning. A dataset
+        marked incomplete (:mod:`minilocal.status`) is loaded with a warning.
 
     Raises:
         FileNotFoundError: if ``root`` is not a dataset.
@@ -285,6 +287,7 @@ def load_eval_set(root: str | Path, split: str | None = "test", size: int = 128,
     """
     root = Path(root)
     records = read_records(root)
+    warn_if_incomplete(root)  # an interrupted preprocess/synth: say so, and how to finish
     if split not in (None, "all"):
         records = [r for r in records if r.split == split]
         if not records:

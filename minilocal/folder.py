@@ -6,6 +6,8 @@ A dataset is a directory holding ``metadata.csv`` and, beside it, the files it n
     ROOT/images/*.png     aligned RGB face crops (lossless; compression is applied before)
     ROOT/masks/*.png      true forgery masks, 0 or 255 (only where one is known)
     ROOT/rejects.csv      inputs that could not be used: source, reason
+    ROOT/status.json      in progress or complete, for datasets minilocal builds (see
+                          minilocal.status; none: an older or hand-made dataset)
 
 Readers also accept a plain ``ROOT/real/*`` + ``ROOT/fake/*`` image layout.
 :class:`FolderWriter` appends each row as soon as its files are on disk, so an
@@ -42,6 +44,7 @@ REJECTS = "rejects.csv"
 LABELS = {"real": 0, "fake": 1}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SPLITS = ("train", "val", "test")
+TMP_SUFFIX = ".tmp.png"  # a PNG being written; renamed to its name once whole
 
 
 @dataclass
@@ -370,6 +373,9 @@ class FolderWriter:
         overwrite: start a new metadata.csv even if one exists. Default: False, which
             appends to an existing dataset and skips names already present.
 
+    Appending to an existing dataset first deletes the ``*.tmp.png`` files that a run
+    killed while writing an image left behind (only this writer makes them).
+
     Example:
         >>> with FolderWriter("build/data/demo") as w:
         ...     w.add(face_rgb, "fake", mask=mask, landmarks=pts, group="id7", method="sbi")
@@ -389,6 +395,9 @@ class FolderWriter:
                 csv.writer(f).writerow(["source", "reason"])
         else:
             self.existing = {Path(r.file).stem for r in read_records(self.root)}
+            for sub in ("images", "masks"):  # left by a kill inside _write_png
+                for tmp in (self.root / sub).glob("*" + TMP_SUFFIX):
+                    tmp.unlink()
             if not rej.exists():
                 with open(rej, "w", newline="") as f:
                     csv.writer(f).writerow(["source", "reason"])
@@ -457,7 +466,7 @@ class FolderWriter:
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.stem + ".tmp.png")
+    tmp = path.with_name(path.stem + TMP_SUFFIX)
     if not cv2.imwrite(str(tmp), array):
         raise OSError(f"could not write {path}")
     os.replace(tmp, path)

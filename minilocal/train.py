@@ -33,6 +33,7 @@ from .masks import MASK_KINDS, MIN_CHANGE, changed_mask
 from .metrics import binary_metrics
 from .model import DEFAULT_WIDTHS, RECEPTIVE_FIELD, LocalFeatureNet, p_fake, seg_score
 from .receptive_field import label_grid
+from .status import warn_if_incomplete
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +287,7 @@ def load_splits(data: str | Path | Iterable[str | Path], config: TrainConfig,
 
     Rows without a split get one from :func:`~minilocal.folder.assign_splits` (by group,
     seeded with ``config.seed``). ``config.limit`` keeps a seeded subset of each split.
+    A dataset marked incomplete (:mod:`minilocal.status`) is loaded with a warning.
 
     Returns:
         (train, val) FaceSets with images (N, 3, size, size) uint8.
@@ -298,6 +300,7 @@ def load_splits(data: str | Path | Iterable[str | Path], config: TrainConfig,
         raise ValueError("no dataset given")
     parts = []
     for root in roots:
+        warn_if_incomplete(root)  # an interrupted preprocess/synth: say so, and how to finish
         if all(r.split for r in read_records(root)):
             parts.append(load_folder(root, split=("train", "val"), size=config.size,
                                      progress=progress))

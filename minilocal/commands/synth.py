@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
         description="Make fakes from the real faces of SRC (a folder-format dataset with "
                     "landmarks, or raw images, which are aligned first) and write the reals "
                     "and the fakes, with their exact forgery masks, to the folder-format "
-                    "dataset OUT. A real and its fakes share a group and a split.")
+                    "dataset OUT. A real and its fakes share a group and a split. "
+                    "Rerunning the same command on an interrupted OUT finishes it.")
     p.add_argument("src", metavar="SRC", help="real faces: e.g. build/data/lfw_faces")
     p.add_argument("out", metavar="OUT", help="dataset folder to write")
     p.add_argument("--method", choices=(*METHODS, "all"), default="all",
@@ -30,7 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=None,
                    help="pool of faces to use (default: all; raw images: max(2n, 200))")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (or start an interrupted one again)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)

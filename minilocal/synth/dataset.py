@@ -8,6 +8,7 @@ masks rows to look at.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import shutil
@@ -18,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..folder import METADATA, FolderWriter
+from ..folder import METADATA, REJECTS, FolderWriter, read_records
+from ..status import check_settings, mark_complete, mark_started, read_status
 from ._workers import _STATE, _imap
 from .blend import SynthResult
 from .faceswap import faceswap
@@ -99,9 +101,15 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
     fake of a target records (source, reason) in rejects.csv. OUT/synth.json holds the
     returned summary.
 
+    OUT is marked in progress before the first row and complete after the last
+    (:mod:`minilocal.status`). Called again on an interrupted OUT with the same settings,
+    it resumes: targets whose real and fakes (or rejects) are all written are skipped, the
+    rest written as an uninterrupted run would have, so the result is the same (every
+    draw is seeded by (seed, target, method)).
+
     Args:
         src: real faces (see :func:`load_pool`).
-        out: the dataset folder to create.
+        out: the dataset folder to create, or an interrupted one to finish.
         method: one of METHODS or "all". Default: "all".
         n: number of targets (fakes per method). Default: 100.
         seed: everything random derives from it. Default: 0.
@@ -120,7 +128,8 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
 
     Raises:
         ValueError: on a bad method, n, workers, compression or size (below the
-            network's 33 px receptive field), an existing ``out``, an ``out`` equal to,
+            network's 33 px receptive field), an existing complete ``out`` (or one
+            interrupted with other settings) without ``overwrite``, an ``out`` equal to,
             inside or around ``src``, or a ``preview`` that is not an image file name.
         FileNotFoundError: if ``src`` holds no image.
     """
@@ -133,9 +142,9 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
         raise ValueError(f"n and workers must be >= 1, got n={n}, workers={workers}")
     out = Path(out)
     _check_outputs(src, out, size, preview)
-    if (out / METADATA).exists() and not overwrite:
-        raise ValueError(f"{out} already holds a dataset; pass overwrite=True "
-                         "(--overwrite) or choose another folder")
+    settings = {"src": str(Path(src).resolve()), "method": method, "n": int(n), "seed": seed,
+                "compression": compression, "size": int(size), "limit": limit}
+    resume = _resumable(out, settings, overwrite)
     start = time.perf_counter()
     if limit is None and not _has_landmarks(Path(src)):
         limit = max(2 * n, 200)
@@ -143,48 +152,97 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
     if not len(pool):
         raise ValueError(f"no usable face in {src}: {len(rejects)} rejected, e.g. "
                          f"{rejects[:1]}")
-    if (out / METADATA).exists():  # overwrite: only once the new pool is known good
+    if (out / METADATA).exists() and not resume:  # overwrite: once the new pool is good
         for sub in ("images", "masks"):
             shutil.rmtree(out / sub, ignore_errors=True)
     targets = np.random.default_rng(seed).permutation(len(pool))[:n].tolist()
-    shown = set(targets[:4])
+    rerun = (f"minilocal synth {src} {out} --method {method} --n {n} --seed {seed} "
+             f"--compress {compression} --size {size}"
+             + (f" --limit {settings['limit']}" if settings["limit"] else ""))
+    mark_started(out, "synth", settings, rerun)  # complete only after the last row
     state = {"pool": pool, "seed": seed, "methods": methods, "compression": compression}
-    counts, reasons, results = Counter(), Counter(), []
-    with FolderWriter(out, overwrite=True) as writer:
+    with FolderWriter(out, overwrite=not resume) as writer:
+        done_rejects = set(_rejects(out)) if resume else set()
+
+        def reject(source: str, reason: str) -> None:
+            if (source, reason) not in done_rejects:  # a resume writes each one once
+                writer.reject(source, reason)
+
+        rejected = {source for source, _ in done_rejects}
+
+        def finished(t: int) -> bool:
+            """Its real and, per method, its fake or its reject are written."""
+            return f"real_{t:06d}" in writer.existing and all(
+                f"{m}_{t:06d}" in writer.existing or f"{pool.records[t].source} [{m}]"
+                in rejected for m in methods)
+
         for source, reason in rejects:
-            writer.reject(source, reason)
-            reasons[reason.split(":")[0][:60]] += 1
-        for t, (real, fakes) in zip(targets, _imap(_fakes_of, targets, state, workers,
-                                                   progress, f"synth {method}")):
+            reject(source, reason)
+        todo = [t for t in targets if not finished(t)]  # resume: the interrupted rest
+        for t, (real, fakes) in zip(todo, _imap(_fakes_of, todo, state, workers, progress,
+                                                f"synth {method}")):
             rec = pool.records[t]
             cols = dict(group=rec.group, split=rec.split, compression=compression,
                         source=rec.source, box=rec.box, detection=rec.detection)
-            writer.add(real, "real", mask=np.zeros(real.shape[:2], np.uint8),
-                       landmarks=pool.landmarks[t], name=f"real_{t:06d}", **cols)
+            if f"real_{t:06d}" not in writer.existing:
+                writer.add(real, "real", mask=np.zeros(real.shape[:2], np.uint8),
+                           landmarks=pool.landmarks[t], name=f"real_{t:06d}", **cols)
             for m, fake, mask in fakes:
                 if fake is None:
-                    writer.reject(f"{rec.source} [{m}]", mask)
-                    reasons[mask.split(":")[0][:60]] += 1
-                    continue
-                writer.add(fake, "fake", mask=mask, landmarks=pool.landmarks[t],
-                           name=f"{m}_{t:06d}", method=m, **cols)
-                counts[m] += 1
-                if t in shown:
-                    results.append(synthesize(pool, t, m, np.random.default_rng(
-                        [seed, t, METHODS.index(m)])))
+                    reject(f"{rec.source} [{m}]", mask)
+                elif f"{m}_{t:06d}" not in writer.existing:
+                    writer.add(fake, "fake", mask=mask, landmarks=pool.landmarks[t],
+                               name=f"{m}_{t:06d}", method=m, **cols)
     seconds = time.perf_counter() - start
+    records = read_records(out)
+    counts = Counter(r.method for r in records if r.label == "fake")
+    written = _rejects(out)
     summary = {"out": str(out), "src": str(src), "pool": len(pool), "reals": len(targets),
-               "fakes": {m: counts[m] for m in methods}, "rejected": writer.rejected,
-               "reject_reasons": dict(reasons), "compression": compression, "seed": seed,
+               "fakes": {m: counts[m] for m in methods}, "rejected": len(written),
+               "reject_reasons": dict(Counter(reason.split(":")[0][:60]
+                                              for _, reason in written)),
+               "compression": compression, "seed": seed, "resumed": resume,
                "seconds": round(seconds, 1),
                "fakes_per_s": round(sum(counts.values()) / max(seconds, 1e-9), 1)}
     (out / "synth.json").write_text(json.dumps(summary, indent=1))
+    mark_complete(out)
+    names = {Path(r.file).stem for r in records}
+    results = [synthesize(pool, t, m, np.random.default_rng([seed, t, METHODS.index(m)]))
+               for t in targets[:4] for m in methods if f"{m}_{t:06d}" in names]
     if preview is not None and results:
         results.sort(key=lambda r: METHODS.index(r.method))
         Path(preview).parent.mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(preview), cv2.cvtColor(montage(results), cv2.COLOR_RGB2BGR)):
             raise OSError(f"could not write the preview {preview}")
     return summary
+
+
+def _resumable(out: Path, settings: dict, overwrite: bool) -> bool:
+    """True when ``out`` holds an interrupted synth run with these settings (resume it);
+    False for a new folder or with ``overwrite``.
+
+    Raises:
+        ValueError: for a complete (or legacy, unmarked) dataset without ``overwrite``, and
+            for an interrupted one made with other settings (naming them).
+    """
+    if overwrite or not (out / METADATA).exists():
+        return False
+    status = read_status(out)
+    if status is None or status["complete"]:
+        raise ValueError(f"{out} already holds a dataset; pass overwrite=True "
+                         "(--overwrite) or choose another folder")
+    check_settings(out, "synth", settings)
+    logger.info("resuming the interrupted synth run in %s", out)
+    return True
+
+
+def _rejects(out: Path) -> list[tuple[str, str]]:
+    """The (source, reason) rows of OUT/rejects.csv, in order."""
+    path = out / REJECTS
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [(row["source"], row["reason"]) for row in csv.DictReader(f)]
 
 
 def _check_outputs(src: str | Path, out: Path, size: int, preview: str | Path | None
