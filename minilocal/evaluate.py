@@ -254,10 +254,13 @@ def evaluate(model: nn.Module, faceset: FaceSet, sizes: Sequence[int] = DEFAULT_
 def _looks_aligned(root: Path, records, size: int) -> bool:
     if any(r.box or r.detection or r.landmarks for r in records):
         return True
-    import cv2
+    from .faces import image_size, read_encoded
 
-    first = cv2.imread(str(root / records[0].file), cv2.IMREAD_UNCHANGED)
-    return first is not None and first.shape[:2] == (size, size)
+    path = root / records[0].file  # the header's size is enough: nothing is decoded
+    try:
+        return image_size(read_encoded(path), str(path)) == (size, size)
+    except (OSError, ValueError):  # raw images then: each is read (and reported) on its own
+        return False
 
 
 def load_eval_set(root: str | Path, split: str | None = "test", size: int = 128,

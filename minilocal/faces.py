@@ -35,7 +35,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 __all__ = ["NoFaceError", "FaceCrop", "DETECTIONS", "MIN_SIDE", "MAX_SIDE", "MAX_PIXELS",
-           "read_image", "read_encoded", "image_size", "image_format", "decode_image",
+           "read_image", "read_encoded", "read_decoded", "image_size", "image_format",
+           "decode_image",
            "to_rgb", "detect_faces", "detect_landmarks", "predict_landmarks", "find_face",
            "crop_box", "fit_box", "crop_image", "crop_landmarks", "align_face",
            "align_with_box", "dlib_seconds", "BORDERS"]
@@ -272,6 +273,18 @@ def decode_image(data: bytes, flags: int = ORIENTED, what: str = "image") -> np.
     if image is None:
         raise ValueError(f"cannot decode image {what} (not an image or corrupt)")
     return image
+
+
+def read_decoded(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """``cv2.imread(path, flags)`` with minilocal's checks: the file size capped before
+    reading, the header size before decoding (:func:`image_size`), and an error instead of
+    None. The reader of dataset images and masks (BGR for ``IMREAD_COLOR``).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: naming ``path``: too large a file or image, or not decodable.
+    """
+    return decode_image(read_encoded(path), flags, str(path))
 
 
 def _may_have_alpha(data: bytes) -> bool:

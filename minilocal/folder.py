@@ -268,9 +268,9 @@ def _read_rgb(path: Path, size: int | None) -> tuple[np.ndarray, tuple[int, int]
 
 def _decode(path: Path, flags: int) -> np.ndarray:
     """An image (or mask) of a dataset, its size checked in the header before decoding."""
-    from .faces import decode_image, read_encoded
+    from .faces import read_decoded
 
-    return decode_image(read_encoded(path), flags, str(path))
+    return read_decoded(path, flags)
 
 
 @dataclass

@@ -534,3 +534,96 @@ class TestDownloads:
         assert time.monotonic() - start < 4
         assert "deadline passed" in err.value.report.failed["trickle"]
         assert (tmp_path / "out" / "good").is_file()
+
+
+# ---------------------------------------------------------------- every reader
+
+def _bomb_first_image(root):
+    """Make the first image of a folder-format dataset a 1 kB PNG claiming 20000 px."""
+    first = read_records(root)[0].file
+    lying_png(root / first, 20000, 20000)
+    return first
+
+
+class TestEveryReaderChecksTheHeader:
+    """evaluate, viz.samples, ablation.data and synth.pool decode as load_folder does:
+    an image whose header claims 20000 x 20000 px is refused before any decoding."""
+
+    @pytest.fixture
+    def faces_ds(self, tmp_path):
+        from test_synth import make_face
+
+        root = tmp_path / "faces"
+        with FolderWriter(root) as w:
+            for i in range(4):
+                image, pts = make_face(i)
+                w.add(image, "real" if i % 2 else "fake", landmarks=pts, group=f"g{i}",
+                      source=f"p{i}.png", mask=np.ones(image.shape[:2], np.uint8))
+        return root
+
+    def test_evaluate(self, faces_ds, monkeypatch):
+        from minilocal.evaluate import load_eval_set
+
+        first = _bomb_first_image(faces_ds)
+        no_decoding(monkeypatch)
+        with pytest.raises(ValueError, match=r"image too large \(20000x20000 px by its PNG.*"
+                           + first.replace(".", r"\.")):
+            load_eval_set(faces_ds, split="all", size=96)
+
+    def test_evaluate_raw_images(self, tmp_path, monkeypatch, caplog):
+        from minilocal.evaluate import load_eval_set
+
+        (tmp_path / "raw" / "real").mkdir(parents=True)
+        lying_png(tmp_path / "raw" / "real" / "bomb.png", 20000, 20000)
+        no_decoding(monkeypatch)  # neither the aligned-or-raw probe nor the reader decodes
+        with pytest.raises(ValueError, match="none of the 1 images gave a face"):
+            load_eval_set(tmp_path / "raw", split=None)
+        assert any("image too large (20000x20000 px" in r.getMessage() for r in caplog.records)
+
+    def test_viz_samples(self, faces_ds, monkeypatch):
+        from minilocal.viz.samples import sample_faces
+
+        _bomb_first_image(faces_ds)
+        no_decoding(monkeypatch)
+        with pytest.raises(ValueError, match=r"image too large \(20000x20000 px"):
+            sample_faces(str(faces_ds), n=4, size=96, split=None)
+
+    def test_viz_samples_masks_too(self, faces_ds, monkeypatch):
+        from minilocal.viz.samples import sample_faces
+
+        mask = next(r.mask for r in read_records(faces_ds) if r.label == "fake")
+        lying_png(faces_ds / mask, 20000, 20000)
+        with pytest.raises(ValueError, match=r"image too large \(20000x20000 px.*masks"):
+            sample_faces(str(faces_ds), n=4, size=96, split=None)
+
+    def test_ablation_data(self, tmp_path, monkeypatch):
+        from minilocal.ablation.data import load_setting, make_demo_sources
+
+        sources = make_demo_sources(tmp_path / "demo", n=6, size=48)
+        bombed = [_bomb_first_image(root) for root in sources.values()]
+        no_decoding(monkeypatch)
+        with pytest.raises(ValueError, match=r"image too large \(20000x20000 px") as err:
+            load_setting("synth_c23", "all", sources, 48)
+        assert any(b in str(err.value) for b in bombed)
+
+    def test_synth_pool_rejects_it_and_keeps_the_others(self, faces_ds, monkeypatch):
+        from minilocal.synth.pool import load_pool
+
+        reals = [r for r in read_records(faces_ds) if r.label == "real"]  # the pool
+        lying_png(faces_ds / reals[0].file, 20000, 20000)
+        real_decode, decoded = cv2.imdecode, []
+        monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: decoded.append(len(buf))
+                            or real_decode(buf, flags))
+        pool, rejects = load_pool(faces_ds, 96, None, 0, 1, False)
+        assert len(pool) == len(reals) - 1 and len(decoded) == len(reals) - 1
+        assert rejects == [(reals[0].source, rejects[0][1])]
+        assert "image too large (20000x20000 px" in rejects[0][1]
+
+    def test_synth_pool_corrupt_image(self, faces_ds):
+        from minilocal.synth.pool import load_pool
+
+        real = next(r for r in read_records(faces_ds) if r.label == "real")
+        (faces_ds / real.file).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+        pool, rejects = load_pool(faces_ds, 96, None, 0, 1, False)
+        assert len(pool) == 1 and rejects[0][0] == real.source
+        assert "cannot decode image" in rejects[0][1]

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..faces import read_decoded
 from ..folder import (FaceRecord, FaceSet, assign_splits, build_dir, parse_landmarks,
                       read_records)
 from ..masks import cvm as cvm_mask
@@ -130,9 +131,7 @@ def _load(items: list[tuple[Path, FaceRecord]], size: int, compression: str | No
 
     images, masks, hulls, has_mask, has_cvm = [], [], [], [], []
     for root, r in items:
-        bgr = cv2.imread(str(root / r.file), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"cannot read image {root / r.file}")
+        bgr = read_decoded(root / r.file)  # header checked first, EXIF applied, like training
         saved = bgr.shape[:2]
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if compression:
@@ -142,9 +141,7 @@ def _load(items: list[tuple[Path, FaceRecord]], size: int, compression: str | No
         images.append(rgb)
         mask = np.zeros((size, size), np.uint8)
         if r.mask:
-            m = cv2.imread(str(root / r.mask), cv2.IMREAD_GRAYSCALE)
-            if m is None:
-                raise ValueError(f"cannot read mask {root / r.mask}")
+            m = read_decoded(root / r.mask, cv2.IMREAD_GRAYSCALE)
             mask = (cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST) > 127
                     ).astype(np.uint8)
         masks.append(mask)

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..faces import read_decoded
 from ..folder import (IMAGE_EXTENSIONS, METADATA, FaceRecord, assign_splits,
                       parse_landmarks, read_records)
 from ._workers import _STATE, _imap
@@ -178,10 +179,14 @@ def load_pool(src: str | Path, size: int = 128, limit: int | None = None, seed: 
     images, landmarks, kept, rejects = [], [], [], []
     if _has_landmarks(src):
         for r in records:
-            bgr = cv2.imread(str(src / r.file), cv2.IMREAD_COLOR)
             pts = parse_landmarks(r.landmarks)
-            if bgr is None or pts is None or pts.shape != (68, 2):
-                rejects.append((r.source or r.file, "unreadable image or not 68 landmarks"))
+            if pts is None or pts.shape != (68, 2):
+                rejects.append((r.source or r.file, "not 68 landmarks"))
+                continue
+            try:  # header checked before decoding (no 20000 x 20000 px bomb), EXIF applied
+                bgr = read_decoded(src / r.file)
+            except (OSError, ValueError) as err:
+                rejects.append((r.source or r.file, str(err)))
                 continue
             h, w = bgr.shape[:2]
             if (h, w) != (size, size):

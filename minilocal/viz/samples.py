@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..faces import read_decoded
 from ..folder import FaceRecord, FaceSet, build_dir, find_dataset, parse_landmarks, read_records
 from ..masks import cvm, real_mask
 
@@ -54,14 +55,19 @@ def _has_masks(root: Path) -> bool:
     return _is_raw_pairs(root) or any(r.mask for r in read_records(root))
 
 
-def _read(path: Path, size: int, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    im = cv2.imread(str(path), flags)
-    if im is None:
-        raise ValueError(f"cannot read image {path}")
+def _read(path: Path, size: int, flags: int = cv2.IMREAD_COLOR,
+          ) -> tuple[np.ndarray, tuple[int, int]]:
+    """(size x size RGB image, or mask, and its (H, W) as saved), decoded like the
+    training loader: header checked first, EXIF orientation applied."""
+    try:
+        im = read_decoded(path, flags)
+    except ValueError as err:
+        raise ValueError(f"cannot read image: {err}") from None
+    saved = im.shape[:2]
     interp = cv2.INTER_AREA if flags == cv2.IMREAD_COLOR else cv2.INTER_NEAREST
     if im.shape[:2] != (size, size):
         im = cv2.resize(im, (size, size), interpolation=interp)
-    return cv2.cvtColor(im, cv2.COLOR_BGR2RGB) if flags == cv2.IMREAD_COLOR else im
+    return (cv2.cvtColor(im, cv2.COLOR_BGR2RGB) if flags == cv2.IMREAD_COLOR else im), saved
 
 
 def _faceset(images, masks, has_mask, records: Sequence[FaceRecord], hulls=None) -> FaceSet:
@@ -102,15 +108,13 @@ def _from_folder(root: Path, n: int, size: int, split: str | None, seed: int) ->
         raise ValueError(f"{root}: no faces" + (f" in split {split!r}" if split else ""))
     images, masks, hulls = [], [], []
     for r in chosen:
-        saved = cv2.imread(str(root / r.file), cv2.IMREAD_UNCHANGED)
-        if saved is None:
-            raise ValueError(f"cannot read image {root / r.file}")
-        images.append(_read(root / r.file, size))
-        masks.append((_read(root / r.mask, size, cv2.IMREAD_GRAYSCALE) > 127)
+        image, saved = _read(root / r.file, size)
+        images.append(image)
+        masks.append((_read(root / r.mask, size, cv2.IMREAD_GRAYSCALE)[0] > 127)
                      if r.mask else np.zeros((size, size), bool))
         pts = parse_landmarks(r.landmarks)  # in the saved image's pixels
         hulls.append(np.zeros((size, size), np.uint8) if pts is None else
-                     cvm(pts * np.float32(size) / np.float32(saved.shape[:2][::-1]), size, size))
+                     cvm(pts * np.float32(size) / np.float32(saved[::-1]), size, size))
     return _faceset(images, masks, [bool(r.mask) for r in chosen], chosen, hulls)
 
 
@@ -122,9 +126,9 @@ def _from_raw_pairs(root: Path, n: int, size: int, seed: int) -> FaceSet:
                                                  replace=False))]
     images, masks, records = [], [], []
     for row in pairs:
-        fake = _read(root / row["file"], size)
+        fake = _read(root / row["file"], size)[0]
         real_file = f"real/{row['original']}.jpg"
-        real = _read(root / real_file, size)
+        real = _read(root / real_file, size)[0]
         for label, image, file in (("fake", fake, row["file"]), ("real", real, real_file)):
             images.append(image)
             masks.append(real_mask(real, fake) if label == "fake" else np.zeros_like(fake[..., 0]))
