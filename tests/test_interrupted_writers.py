@@ -167,7 +167,7 @@ def test_evaluate_warns_on_an_incomplete_dataset(interrupted, caplog):
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(lines) == 1, lines
     assert f"{interrupted} is incomplete (minilocal synth did not finish)" in lines[0]
-    assert f"finish it with: minilocal synth " in lines[0] and str(interrupted) in lines[0]
+    assert "finish it with: minilocal synth " in lines[0] and str(interrupted) in lines[0]
 
 
 def test_train_warns_on_an_incomplete_dataset(interrupted, caplog):

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         fakes = ", ".join(f"{m} {c}" for m, c in summary["fakes"].items())
+        if summary.get("resumed"):
+            print(f"{summary['out']}: resumed the interrupted run")
         print(f"{summary['out']}: {summary['reals']} reals, fakes: {fakes}; "
               f"{summary['rejected']} rejected; pool {summary['pool']} faces; "
               f"{summary['seconds']} s ({summary['fakes_per_s']} fakes/s)")
