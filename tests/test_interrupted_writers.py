@@ -188,12 +188,14 @@ def test_evaluate_cli_warns_in_one_line(interrupted, tmp_path):
     assert str(interrupted) in warnings[0] and "minilocal synth" in warnings[0]
 
 
-def test_complete_and_legacy_datasets_do_not_warn(synth_reference, reals, caplog):
+def test_complete_and_legacy_datasets_do_not_warn(synth_reference, reals, tmp_path, caplog):
+    legacy = Path(shutil.copytree(reals.parent / "reference", tmp_path / "legacy"))
+    (legacy / status.STATUS).unlink()  # as built before the marker existed
     with caplog.at_level(logging.WARNING, "minilocal"):
         load_eval_set(reals.parent / "reference", split="all", size=SIZE)
-        load_eval_set(reals, split="all", size=SIZE)  # no status.json: legacy, complete
+        load_eval_set(legacy, split="all", size=SIZE)
     assert not [r for r in caplog.records if "incomplete" in r.getMessage()]
-    assert status.read_status(reals) is None and status.is_complete(reals)
+    assert status.read_status(legacy) is None and status.is_complete(legacy)
 
 
 @pytest.mark.parametrize("text, phrase", [("{", "is not valid JSON"),
