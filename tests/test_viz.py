@@ -1,4 +1,4 @@
-"""Tests for minilocal/viz: the plotly figures, the heatmap explorer and face samples."""
+"""Tests for minilocal/viz: plotly figures, face samples (explorer: test_viz_explorer.py)."""
 
 import csv
 
@@ -11,7 +11,6 @@ from minilocal import viz
 from minilocal.folder import FaceRecord, FaceSet, FolderWriter
 from minilocal.model import LocalFeatureNet
 from minilocal.receptive_field import rf_box, rf_centres
-from minilocal.viz import explorer as explorer_mod
 
 
 def faceset(n: int = 4, size: int = 64) -> FaceSet:
@@ -160,110 +159,6 @@ class TestCurves:
         labels = np.array([0, 0, 1, 1])
         fig = viz.roc_pr_figure(labels, {"cls": np.array([0.1, 0.4, 0.35, 0.8])})
         assert fig.data[0].name == "cls (AUC 0.750)" and fig.data[1].name.startswith("cls (AP")
-
-
-class TestExplorer:
-    @pytest.fixture(params=["live", "static"])
-    def explorer(self, request, net, monkeypatch):
-        if request.param == "static":  # as without anywidget: go.Figure in an Output
-            monkeypatch.setattr(explorer_mod.importlib.util, "find_spec", lambda name: None)
-        return viz.HeatmapExplorer(net, {"a": faceset(4), "b": faceset(2, 48)})
-
-    def test_image_index_changes_the_heatmap(self, explorer):
-        before = np.array(explorer.figure.data[1].z)
-        explorer.image_index.value = 3
-        after = np.array(explorer.figure.data[1].z)
-        assert after.shape == before.shape and not np.allclose(after, before)
-        assert explorer.info.value.startswith("<b>real</b> f3.png")
-
-    def test_size_slider_changes_the_shapes(self, explorer):
-        explorer.size.value = 48
-        assert np.asarray(explorer.figure.data[1].z).shape == (48, 48)
-        assert np.asarray(explorer.figure.data[0].z).shape == (48, 48, 3)
-        assert "48x48 -> 8x8 outputs" in explorer.info.value
-
-    def test_toggles_set_visibility(self, explorer):
-        explorer.show_heatmap.value = False
-        explorer.show_attribution.value = True
-        assert explorer.figure.data[1].visible is False
-        assert explorer.figure.data[2].visible is True
-        assert np.asarray(explorer.figure.data[2].z).max() == pytest.approx(1.0)
-
-    def test_mask_follows_the_crop(self, explorer):
-        explorer.size.value = 48
-        z = np.asarray(explorer.figure.data[3].z)
-        assert z.shape == (50, 50) and list(explorer.figure.data[3].x[[0, -1]]) == [-1, 48]
-        np.testing.assert_array_equal(z[1:-1, 1:-1], faceset(4).masks[0, 8:56, 8:56].numpy())
-
-    def test_mask_hidden_for_images_without_one(self, explorer):
-        assert explorer.figure.data[3].visible is True  # image 0 has a mask
-        explorer.image_index.value = 1
-        assert explorer.figure.data[3].visible is False
-
-    def test_select_location_moves_the_box(self, explorer):
-        explorer.select_location(3, 7)
-        assert min(explorer.figure.data[4].x) + 0.5 == rf_box(3, 7)[0]
-        assert explorer.location_at(16 + 2 * 7, 16 + 2 * 3) == (3, 7)
-        explorer.select_location(99, -4)
-        assert explorer.location == (15, 0)
-
-    def test_hover_moves_the_box_to_the_nearest_output(self, explorer):
-        from types import SimpleNamespace
-
-        explorer._on_point(None, SimpleNamespace(xs=[16 + 2 * 9 + 0.6], ys=[17.0]), None)
-        assert explorer.location == (0, 9)  # x 34.6 -> column 9, y 17 -> row 0
-        explorer._on_point(None, SimpleNamespace(xs=[], ys=[]), None)  # off the picture
-        assert explorer.location == (0, 9)
-
-    def test_dataset_switch_adapts_the_sliders(self, explorer):
-        explorer.image_index.value = 3
-        explorer.dataset.value = "b"
-        assert explorer.image_index.max == 1 and explorer.size.value == 48
-        assert np.asarray(explorer.figure.data[0].z).shape == (48, 48, 3)
-
-    def test_add_image_without_alignment(self, explorer):
-        image = np.random.randint(0, 256, (90, 70, 3), dtype=np.uint8)
-        assert explorer.add_image(image, "mine.jpg", align=False) == 0
-        assert explorer.dataset.value == "uploads"
-        assert np.asarray(explorer.figure.data[0].z).shape == (64, 64, 3)
-        assert explorer.add_image(image, align=False) == 1
-
-    def test_add_image_rejects_gray(self, explorer):
-        with pytest.raises(ValueError, match="uint8 RGB"):
-            explorer.add_image(np.zeros((64, 64), np.uint8))
-
-    def test_upload_is_decoded_aligned_and_shown(self, explorer, monkeypatch):
-        import minilocal.faces as faces_mod
-
-        seen = []
-        fake_align = lambda image, size: (seen.append((image.shape, size))  # noqa: E731
-                                          or faces_mod.FaceCrop(image[:size, :size], None,
-                                                                (0, 0, size, size), "given"))
-        monkeypatch.setattr(faces_mod, "align_face", fake_align)
-        bgr = np.zeros((70, 80, 3), np.uint8)
-        bgr[..., 2] = 255  # red in OpenCV's BGR order
-        png = cv2.imencode(".png", bgr)[1].tobytes()
-        explorer._on_upload({"new": [{"name": "me.png", "content": memoryview(png)}]})
-        assert seen == [((70, 80, 3), 64)] and explorer.dataset.value == "uploads"
-        shown = np.asarray(explorer.figure.data[0].z)
-        assert shown.shape == (64, 64, 3) and (shown[..., 0] == 255).all()  # RGB now
-        assert "me.png" in explorer.info.value
-
-    def test_unreadable_upload_is_reported(self, explorer):
-        explorer._on_upload({"new": [{"name": "x.jpg", "content": memoryview(b"nope")}]})
-        assert "upload failed" in explorer.info.value
-
-    def test_rejects_missing_head(self, net):
-        with pytest.raises(ValueError, match="no segmentation head 'face'"):
-            viz.HeatmapExplorer(net, faceset(2), head="face")
-
-    def test_rejects_empty_dataset(self, net):
-        with pytest.raises(ValueError, match="dataset 'e' is empty"):
-            viz.HeatmapExplorer(net, {"e": faceset(2).subset([])})
-
-    def test_rejects_no_datasets(self, net):
-        with pytest.raises(ValueError, match="at least one dataset"):
-            viz.HeatmapExplorer(net, {})
 
 
 class TestSamples:
