@@ -96,12 +96,13 @@ def test_data_without_action_prints_help(capsys):
 
 # ---------------------------------------------------------------- --timeout and --deadline
 
-from test_bad_input_api import TestDownloads, abuse  # noqa: E402,F401  (abuse: a fixture)
+from test_bad_input_api import TestDownloads as _Downloads  # noqa: E402  (not collected twice)
+from test_bad_input_api import abuse  # noqa: E402,F401  (a fixture)
 
 
 def _slow_toy(tmp_path):
     """A registry whose file "trickle" the abuse server sends at one byte per 0.2 s."""
-    return TestDownloads._toy(None, tmp_path, {"trickle": b"x" * 200, "good": b"g" * 100},
+    return _Downloads._toy(None, tmp_path, {"trickle": b"x" * 200, "good": b"g" * 100},
                               total=300)
 
 
