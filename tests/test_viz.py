@@ -11,6 +11,7 @@ from minilocal import viz
 from minilocal.folder import FaceRecord, FaceSet, FolderWriter
 from minilocal.model import LocalFeatureNet
 from minilocal.receptive_field import rf_box, rf_centres
+from minilocal.viz.figures import png_data_uri
 
 
 def faceset(n: int = 4, size: int = 64) -> FaceSet:
@@ -32,6 +33,15 @@ def net():
     return LocalFeatureNet(widths=(8,) * 8).eval()
 
 
+
+def _decode(uri: str) -> np.ndarray:
+    import base64
+
+    import cv2
+
+    raw = np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(raw, cv2.IMREAD_COLOR)[..., ::-1]
+
 class TestToRgb:
     def test_chw_float_and_hwc_uint8_agree(self):
         a = np.random.randint(0, 256, (8, 8, 3), dtype=np.uint8)
@@ -51,7 +61,24 @@ class TestShowFaces:
                              titles=["a", "b", "map"], cols=2)
         assert [t.type for t in fig.data] == ["image", "image", "heatmap"]
         assert [a.text for a in fig.layout.annotations] == ["a", "b", "map"]
-        assert fig.data[0].z.shape == (64, 64, 3)
+        assert fig.data[0].z is None and fig.data[0].source.startswith("data:image/png;base64,")
+        np.testing.assert_array_equal(_decode(fig.data[0].source), viz.to_rgb_array(images[0]))
+
+    def test_integer_maps_are_sent_as_uint8(self):
+        mask = np.zeros((8, 8)); mask[2:5, 2:5] = 1
+        fig = viz.show_faces([mask, np.full((8, 8), 0.25)])
+        assert np.asarray(fig.data[0].z).dtype == np.uint8
+        assert np.asarray(fig.data[1].z).dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(fig.data[0].z), mask)
+
+    def test_png_is_smaller_than_the_array(self):
+        import plotly.graph_objects as go
+
+        ramp = np.linspace(0, 255, 128).astype(np.uint8)  # a smooth image, as faces are
+        face = np.stack([np.tile(ramp, (128, 1)), np.tile(ramp[:, None], (1, 128)),
+                         np.full((128, 128), 90, np.uint8)], axis=2)
+        as_array = len(go.Figure(go.Image(z=face)).to_json())
+        assert len(png_data_uri(face)) < as_array / 2
 
     def test_zrange_for_all_or_per_panel(self):
         maps = [np.zeros((8, 8)), np.full((8, 8), 0.5)]
