@@ -11,6 +11,8 @@ Usage::
     .venv/bin/python ci/recipe_runs.py run base lr3e-3 ...   # in the background, resumable
     .venv/bin/python ci/recipe_runs.py table                 # markdown table of finished runs
     .venv/bin/python ci/recipe_runs.py list                  # the recipes
+    .venv/bin/python ci/recipe_runs.py test base mesonet4    # test splits, for the model
+                                                             # card only (never to choose)
 
 Runs go to build/runs/recipe/NAME (RUN/best.*, history.csv, result.json). A run that was
 interrupted resumes from RUN/last.*; a run with result.json is skipped.
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "ci"))
 
-from minilocal.evaluate import score_images  # noqa: E402
+from minilocal.evaluate import evaluate, score_images  # noqa: E402
 from minilocal.folder import load_folder  # noqa: E402
 from minilocal.metrics import auc_standard_error, binary_metrics  # noqa: E402
 from minilocal.model import LocalFeatureNet  # noqa: E402
@@ -124,6 +126,34 @@ def run(name: str, cpu_minutes: float) -> None:
           f"{v['synth_lfw']['cls']['auc']:.3f}", flush=True)
 
 
+def load_best(name: str) -> torch.nn.Module:
+    kind = RECIPES[name][0]
+    model = build_model(kind, config_of(name, CPU_MINUTES))
+    model.load_state_dict(load_file(str(OUT / name / "best.safetensors")))
+    return model.eval()
+
+
+def test(name: str) -> dict:
+    """Test-split metrics of a finished run (ml.evaluate at 128 px) on each dataset.
+
+    For reporting beside the shipped checkpoint (e.g. MesoNet-4 in MODEL_CARD.md); the
+    recipe table itself uses validation only."""
+    model = load_best(name)
+    result = {}
+    for d in DATA:
+        faces = load_folder(ROOT / d, split="test", size=128)
+        result[Path(d).name] = evaluate(model, faces, sizes=(128,))
+    (OUT / name / "test.json").write_text(json.dumps(result, indent=1))
+    for d, r in result.items():
+        auc = r["cls"]["auc"]
+        per = ", ".join(f"{m} {v['cls']['auc']:.3f}" for m, v in r["per_method"].items()
+                        if m not in ("", "real"))
+        print(f"{name} test {d}: AUC {auc:.3f} +- "
+              f"{auc_standard_error(auc, r['n_fake'], r['n_real']):.3f} (n {r['n']}, "
+              f"{r['n_fake']} fake){'; ' + per if per else ''}", flush=True)
+    return result
+
+
 def table() -> str:
     rows = ["| recipe | change | images seen | best epoch | val AUC dfdc_faces | "
             "val AUC synth_lfw | mean | seg AUC dfdc / synth |", "|---|---|---:|---:|---:|---:|---:|---|"]
@@ -155,12 +185,17 @@ def main(argv=None) -> int:
     r.add_argument("names", nargs="+", choices=list(RECIPES))
     r.add_argument("--cpu-minutes", type=float, default=CPU_MINUTES)
     r.add_argument("--threads", type=int, default=1)
+    t = sub.add_parser("test")
+    t.add_argument("names", nargs="+", choices=list(RECIPES))
     sub.add_parser("table")
     sub.add_parser("list")
     args = p.parse_args(argv)
     if args.cmd == "list":
         for k, (m, ch, what) in RECIPES.items():
             print(f"{k:<12} {m:<13} {what}  {ch}")
+    elif args.cmd == "test":
+        for name in args.names:
+            test(name)
     elif args.cmd == "table":
         print(table())
     else:

@@ -181,6 +181,21 @@ def test_tiny_grid_runs_resumes_and_writes_tables(demo, tmp_path):
     assert list(loaded) == ["1"] and len(loaded["1"]) == len(rows)
 
 
+def test_cpu_budget_is_the_full_network_on_all_data_for_a_cpu_time(demo, tmp_path):
+    cpu = A.BUDGETS["cpu"]
+    assert cpu.widths is None and cpu.max_train is None and cpu.cpu_minutes > 0
+    t1 = A.grid("1", "cpu", 5)
+    assert {c.data for c in t1} == {"synth_c23", "dfdc"} and len(t1) == 2 * 3 * 5
+    assert [c.variant for c in A.grid("3", "cpu", 1)[:4]] == [f"case {k}" for k in (1, 2, 3, 6)]
+    # the CPU time reaches the trainer: a spent budget stops after one step, annealed
+    from dataclasses import replace
+    spent = replace(A.BUDGETS["tiny"], name="tiny_cpu", epochs=50, cpu_minutes=0.0)
+    cells = A.grid("1", "tiny", 1)[:1]
+    rows = A.run_grid(cells, tmp_path, spent, data=demo)
+    assert rows[0]["status"] == "ok" and rows[0]["epochs_run"] == 1
+    assert "CPU-minutes a run" in spent.describe()
+
+
 def test_missing_source_gives_a_skipped_row(demo, tmp_path):
     cells = [A.Cell.make("dfdc", "all", "case 1", {}, {}, 0)]
     rows = A.run_grid(cells, tmp_path, "tiny", data={**demo, "dfdc_faces": tmp_path / "no"})

@@ -7,7 +7,9 @@ weights (lambda_cls, lambda_seg per head) with a mask kind per head, and a seed.
 everything else (image size, crops, widths, epochs, data caps): ``quick`` fits a 2-core
 CPU in minutes; ``long`` trains 3x longer on synth c23 only (Table 1: lambda_seg 0 vs
 0.3; Table 3: cases 1-3, real masks vs CVM), where our synthetic fakes stay near chance
-at the quick budget; ``full`` keeps the paper's whole grid and is meant for a GPU;
+at the quick budget; ``cpu`` trains the paper's full network with the trainer's CPU recipe for a fixed
+CPU time per run on all the data (hours per table: run it in the background, it
+resumes); ``full`` keeps the paper's whole grid and is meant for a GPU;
 ``tiny`` exists for tests and CI.
 """
 
@@ -54,6 +56,7 @@ class Budget:
     table1_cvm: tuple[str, ...] = ("dfdc",)  # Table 1 settings without real masks: CVM
     dfdc: bool = True  # the DFDC column of Table 3
     table3_cases: tuple[int, ...] = tuple(PAPER_CASES)  # Table 3 cases on synthetic fakes
+    cpu_minutes: float | None = None  # CPU time per run (the lr anneals over it); None: epochs
     note: str = ""  # said in every table header
 
     def describe(self) -> str:
@@ -64,6 +67,7 @@ class Budget:
                 f"{self.train_size or self.size} px, widths "
                 f"{'default' if self.widths is None else self.widths}, {self.epochs} epochs, "
                 f"batch {self.batch_size}, lr {self.lr}, images train/val/test <= {caps}"
+                + (f", {self.cpu_minutes:g} CPU-minutes a run" if self.cpu_minutes is not None else "")
                 + (f"; {self.note}" if self.note else ""))
 
 
@@ -92,6 +96,14 @@ BUDGETS = {
                    ffpp=False, dfdc=False, table1_cvm=(), table3_cases=(1, 2, 3),
                    note="2-core CPU, synth c23 only: the quick budget with 3x the "
                         "epochs (~2 min a run); Table 3 cases 1-3 only (real masks vs CVM)"),
+    "cpu": Budget("cpu", size=128, train_size=64, widths=None, epochs=1000,
+                  batch_size=64, lr=1e-3, patience=0, max_train=None, max_val=None,
+                  max_test=None, lambdas=(0.0, 0.3, 0.6), table1_specific=(),
+                  compressions=("c23",), table2_compressions=None, synth_n=3000,
+                  ffpp=False, table3_cases=(1, 2, 3, 6), cpu_minutes=15.0,
+                  note="2-core CPU, one thread a run: the paper's network and the "
+                       "trainer's CPU recipe (64-px crops, class-balanced L_cls, JPEG and "
+                       "colour augmentation), 15 CPU-minutes a run on all the data"),
     "full": Budget("full", size=128, train_size=None, widths=None, epochs=30,
                    batch_size=64, lr=1e-3, patience=5, max_train=None, max_val=None,
                    max_test=None, lambdas=PAPER_LAMBDAS, table1_specific=("c23", "c40"),

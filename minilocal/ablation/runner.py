@@ -120,7 +120,8 @@ def run_cell(cell: Cell, budget: Budget, sources: Mapping[str, Path], out: str |
         lambda_cls=cell.lambda_cls, lambda_seg=dict(cell.lambda_seg), masks=dict(cell.masks),
         size=size, train_size=min(budget.train_size or size, size), epochs=budget.epochs,
         batch_size=budget.batch_size, lr=budget.lr, seed=cell.seed, device=device,
-        patience=budget.patience, checkpoint_every=0,
+        patience=budget.patience, checkpoint_every=0 if budget.cpu_minutes is None else 200,
+        max_cpu_minutes=budget.cpu_minutes,
         widths=budget.widths or DEFAULT_WIDTHS)
     run = Path(out) / "runs" / budget.name / _slug(cell.key)
     torch.manual_seed(cell.seed)

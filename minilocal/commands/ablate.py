@@ -18,11 +18,13 @@ def add_parser(sub) -> None:
                     "numbers. Resumable: rerun the same command after an interruption.")
     p.add_argument("--table", required=True, choices=("1", "2", "3", "fig3a", "all"),
                    help="which table (all: 1, 2, 3, fig3a in turn)")
-    p.add_argument("--budget", choices=("tiny", "quick", "long", "full"), default="quick",
+    p.add_argument("--budget", choices=("tiny", "quick", "long", "cpu", "full"), default="quick",
                    help="quick: 2-core CPU, minutes per table; long: synth c23 only with 3x "
                         "the epochs (Table 1: lambda_seg 0 vs 0.3; Table 3: cases 1-3; "
-                        "about 2 min a run); full: the paper's grid, for a "
-                        "GPU; tiny: smoke test (default: quick)")
+                        "about 2 min a run); cpu: the paper's network and the trainer's "
+                        "CPU recipe, 15 CPU-minutes a run on all the data (hours; use "
+                        "--seeds 5); full: the paper's grid, for a GPU; tiny: smoke test "
+                        "(default: quick)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default 3)")
     p.add_argument("--out", default="build/ablation", help="results folder "
                    "(default build/ablation)")
