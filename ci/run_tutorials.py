@@ -7,7 +7,6 @@ Exit status 1 when any notebook failed.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,9 +28,26 @@ def run(notebook: Path, parameters: dict) -> tuple[str, float, str]:
         status, detail = "FAILED", str(err).strip().splitlines()[-1][:120] if str(err) else ""
     seconds = time.perf_counter() - start
     if out.exists():
-        subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(out)],
-                       capture_output=True)
+        write_html(out)
     return status, seconds, detail
+
+
+def write_html(executed: Path) -> None:
+    """The executed notebook as HTML, without the saved widget state: no kernel runs behind
+    an HTML page, so widgets show the static picture they carry (e.g. the heatmap explorer's
+    PNG) instead of an empty output that needs widget JavaScript from the internet."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.metadata.pop("widgets", None)
+    resources = {"metadata": {"name": executed.stem, "path": str(executed.parent)}}
+    try:
+        body, _ = HTMLExporter().from_notebook_node(nb, resources=resources)
+    except Exception as err:  # the notebook's own status is what the table reports
+        print(f"  HTML export of {executed.name} failed: {err}", flush=True)
+        return
+    executed.with_suffix(".html").write_text(body, encoding="utf-8")
 
 
 def main() -> int:

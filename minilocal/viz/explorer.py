@@ -404,11 +404,11 @@ class HeatmapExplorer:
         import plotly.graph_objects as go
 
         fig = go.Figure(self.figure)
-        title = self._info_text().replace("<br>", " | ").replace("&nbsp;", " ")
-        for tag in ("<b>", "</b>", "<i>", "</i>"):
-            title = title.replace(tag, "")
-        fig.update_layout(title=dict(text=title, font_size=10, x=0.01, y=0.99),
-                          margin=dict(t=50))
+        title = self._info_text().replace(" &nbsp; input", "<br>input").replace(
+            " &nbsp; <i>", "<br><i>").replace("&nbsp;", " ")
+        fig.update_layout(title=dict(text=title, font_size=11, x=0.01, y=0.98,
+                                     yanchor="top"),
+                          margin=dict(t=80))
         return fig
 
     def to_png(self, dpi: int = 100) -> bytes:
