@@ -29,7 +29,7 @@ notebooks: setup
 		-p no:cacheprovider tutorials
 
 tutorials: setup
-	$(PY) ci/run_tutorials.py
+	$(PY) ci/run_tutorials.py -p SOLUTIONS True
 
 lab: setup
 	$(PY) -m ipykernel install --user --name minilocal --display-name "minilocal (.venv)"
