@@ -142,9 +142,11 @@ def nb07_1(ns):
 
 
 def nb07_2(ns):
+    from minilocal import explain
+
     model, crop = ns["model"], ns["crop"]
     with torch.no_grad():
-        score = ml.explain.ClassifierScore(model.eval())
+        score = explain.ClassifierScore(model.eval())
         return (score(crop) - score(torch.zeros_like(crop))).item()
 
 
