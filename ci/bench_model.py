@@ -290,9 +290,12 @@ def fit_run(name: str, train_set, val_set, seconds: float, **overrides) -> dict:
     t0 = time.perf_counter()
     history = fit(model, train_set, small_val, config)
     wall = time.perf_counter() - t0
-    from minilocal import train as trainer
+    try:
+        from minilocal.runtime import use_bf16
+    except ImportError:  # a checkout from before minilocal.runtime
+        from minilocal import train as trainer
 
-    use_bf16 = getattr(trainer, "_use_bf16", None)
+        use_bf16 = getattr(trainer, "_use_bf16", None)
     bf16 = use_bf16(config.amp, torch.device("cpu")) if use_bf16 else config.amp == "bf16"
     return {"model": model, "images_per_s": history[-1]["images_per_s"],
             "train_size": config.train_size or min(CPU_TRAIN_SIZE, SIZE),

@@ -23,12 +23,13 @@ from .folder import FaceSet, format_landmarks, load_folder, read_records
 from .metrics import binary_metrics, localization_report
 from .model import RECEPTIVE_FIELD, fake_probability_map, p_fake, seg_score
 from .receptive_field import upsample_to_input
+from .runtime import bf16_supported, eval_mode, model_device
 from .status import warn_if_incomplete
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_SIZES", "Scores", "centre_crop", "score_images", "evaluate",
-           "load_eval_set", "default_autocast"]
+           "load_eval_set"]
 
 DEFAULT_SIZES = (128, 112, 96, 80, 64, 48)  # input sides of Fig. 3a, centre crops of 128
 
@@ -56,19 +57,6 @@ def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
         raise ValueError(f"crop size {size} is larger than the {H}x{W} images")
     top, left = (H - size) // 2, (W - size) // 2
     return images[..., top:top + size, left:left + size]
-
-
-def default_autocast(device: torch.device) -> bool:
-    """Whether bf16 autocast helps inference on ``device``: on CUDA, and on CPUs with
-    native bf16 (AVX512-BF16 / AMX; about 3x faster than fp32 for this network)."""
-    if device.type == "cuda":
-        return True
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
 
 
 def _check_sizes(sizes: Sequence[int], H: int, W: int) -> tuple[int, ...]:
@@ -118,13 +106,6 @@ def _run(model: nn.Module, images: torch.Tensor, sizes: tuple[int, ...], head: s
     return scores, (torch.cat(maps) if maps else None)
 
 
-def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
 def score_images(model: nn.Module, images: torch.Tensor, sizes: Sequence[int] = (128,),
                  head: str = "fake", batch_size: int = 64,
                  device: str | torch.device | None = None, autocast: bool | None = None,
@@ -140,7 +121,7 @@ def score_images(model: nn.Module, images: torch.Tensor, sizes: Sequence[int] = 
         head: the segmentation head behind the "seg" score. Default: "fake".
         batch_size: images per forward pass. Default: 64.
         device: where to run. Default: the device of the model's parameters.
-        autocast: run under bf16 autocast. Default: :func:`default_autocast`.
+        autocast: run under bf16 autocast. Default: :func:`~minilocal.runtime.bf16_supported`.
         progress: show a tqdm progress bar. Default: False.
 
     Returns:
@@ -163,14 +144,10 @@ def _inference(model: nn.Module, images: torch.Tensor, sizes: Sequence[int], hea
         raise ValueError(f"{name} must be (N, 3, H, W) uint8, got {tuple(images.shape)} "
                          f"{images.dtype}")
     sizes = _check_sizes(sizes, *images.shape[-2:])
-    dev = _model_device(model, device)
-    autocast = default_autocast(dev) if autocast is None else autocast
-    was_training = model.training
-    model.eval()
-    try:
+    dev = model_device(model, device)
+    autocast = bf16_supported(dev) if autocast is None else autocast
+    with eval_mode(model):
         return _run(model, images, sizes, head, batch_size, dev, autocast, progress, has_mask)
-    finally:
-        model.train(was_training)
 
 
 def _score_metrics(labels: np.ndarray, scores: Scores, rows: np.ndarray | None = None) -> dict:
@@ -196,7 +173,8 @@ def evaluate(model: nn.Module, faceset: FaceSet, sizes: Sequence[int] = DEFAULT_
         device: where to run. Default: the device of the model's parameters.
         head: the segmentation head behind the "seg" score and the localization.
             Default: "fake".
-        autocast: bf16 autocast. Default: :func:`default_autocast` (on where it helps).
+        autocast: bf16 autocast. Default: :func:`~minilocal.runtime.bf16_supported` (on
+            where it helps).
         progress: show a tqdm progress bar. Default: False.
 
     Returns:

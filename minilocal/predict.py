@@ -20,6 +20,7 @@ from torch import nn
 
 from .model import fake_probability_map, p_fake, seg_score, to_input
 from .receptive_field import output_size, upsample_to_input
+from .runtime import eval_mode, model_device
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +32,10 @@ COLORMAP = cv2.COLORMAP_TURBO  # blue (0, real) .. red (1, fake)
 HEADER = 48  # px of text above the panels of heatmap_figure
 
 
-def _device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
 def _forward(model: nn.Module, faces: np.ndarray, head: str) -> list[dict]:
     """Scores and maps for (K, S, S, 3) uint8 face crops, one dict per crop."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            out = model(to_input(faces).to(_device(model)))
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.inference_mode():
+        out = model(to_input(faces).to(model_device(model)))
     if out.seg_logits and head not in out.seg_logits:
         raise ValueError(f"head {head!r} not in the model's segmentation heads "
                          f"{sorted(out.seg_logits)}")

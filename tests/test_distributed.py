@@ -52,7 +52,8 @@ WORKER = textwrap.dedent("""
     from safetensors.torch import save_file
     from test_train import tiny_config
     from minilocal.model import LocalFeatureNet
-    from minilocal.train import fit, load_splits
+    from minilocal.train import fit
+    from minilocal.train_data import load_splits
     cfg = tiny_config(epochs=2)
     tr, va = load_splits({faces!r}, cfg)
     torch.manual_seed(int(os.environ["RANK"]))  # different initial weights on each rank

@@ -12,7 +12,6 @@ from minilocal import cli
 from minilocal.checkpoint import save_checkpoint
 from minilocal.evaluate import (
     centre_crop,
-    default_autocast,
     evaluate,
     load_eval_set,
     score_images,
@@ -21,6 +20,7 @@ from minilocal.folder import FolderWriter, load_folder
 from minilocal.metrics import binary_metrics, localization_metrics
 from minilocal.model import LocalFeatureNet, fake_probability_map, p_fake, seg_score
 from minilocal.receptive_field import upsample_to_input
+from minilocal.runtime import bf16_supported as default_autocast
 
 WIDTHS = (4, 4, 4, 4, 4, 4, 4, 4)
 

@@ -22,9 +22,9 @@ from minilocal.commands.train import parse_pairs, resolve_lambdas
 from minilocal.folder import FolderWriter, load_folder
 from minilocal.masks import label_mask
 from minilocal.model import LocalFeatureNet, Output
-from minilocal.train import (TrainConfig, _init_from, changed_masks, check_data, crop_labels, fit,
-                             head_masks, load_splits, lr_at, resume_differences, train,
-                             crop_size_at)
+from minilocal.resume import resume_differences
+from minilocal.train import TrainConfig, _init_from, crop_size_at, fit, lr_at, train
+from minilocal.train_data import changed_masks, check_data, crop_labels, head_masks, load_splits
 
 SMALL = (8,) * 8  # conv widths of a tiny LocalFeatureNet
 
