@@ -18,10 +18,8 @@ Captum is imported when this module is imported, not by ``import minilocal``.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -34,14 +32,28 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 from .model import LocalFeatureNet, check_images
 from .receptive_field import upsample_to_input
+from .runtime import eval_mode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "TARGETS", "ClassifierScore", "SegmentationScore", "attribute",
+__all__ = ["CAPTUM", "METHODS", "TARGETS", "ClassifierScore", "SegmentationScore", "attribute",
            "agreement", "empirical_receptive_field", "open_all_paths", "local_cls_logits",
            "shuffle_patches"]
 
-METHODS = ("ig", "saliency", "occlusion", "gradcam")  # Captum method per short name
+# short name -> (Captum class, its attribute() keyword arguments for images x (N, C, H, W)
+# and the options of :func:`attribute`); "gradcam" is a layer method on model.trunk[-1]
+CAPTUM = {
+    "ig": (_captum.IntegratedGradients, lambda x, o: {
+        "baselines": torch.zeros_like(x), "n_steps": o["n_steps"],
+        "internal_batch_size": o["internal_batch_size"]}),
+    "saliency": (_captum.Saliency, lambda x, o: {"abs": False}),
+    "occlusion": (_captum.Occlusion, lambda x, o: {
+        "sliding_window_shapes": (x.shape[1], o["window"], o["window"]),
+        "strides": (x.shape[1], o["stride"], o["stride"]), "baselines": 0.0,
+        "perturbations_per_eval": 8}),
+    "gradcam": (_captum.LayerGradCam, lambda x, o: {"relu_attributions": not o["signed"]}),
+}
+METHODS = tuple(CAPTUM)  # ("ig", "saliency", "occlusion", "gradcam")
 TARGETS = ("cls", "seg")  # classifier logit or summed segmentation logits
 FAKE = 1  # index of the fake class in every pair of logits
 
@@ -102,17 +114,6 @@ class SegmentationScore(nn.Module):
         return (fake * region).sum(dim=(1, 2))
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put the model in eval mode (BatchNorm statistics fixed) and restore it afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
 def _score(model: LocalFeatureNet, target: str, head: str, region) -> nn.Module:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
@@ -164,26 +165,19 @@ def attribute(model: LocalFeatureNet, images: torch.Tensor, method: str = "ig",
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; expected one of {METHODS}")
     check_images(images)
-    N, C, H, W = images.shape
+    H, W = images.shape[-2:]
     if method == "gradcam" and H != W:
         raise ValueError(f"gradcam needs square images, got {H}x{W}")
     score = _score(model, target, head, region)
     x = images.detach().clone().requires_grad_(True)
-    with _eval_mode(model):
-        if method == "ig":
-            attr = _captum.IntegratedGradients(score).attribute(
-                x, baselines=torch.zeros_like(x), n_steps=n_steps,
-                internal_batch_size=internal_batch_size)
-        elif method == "saliency":
-            attr = _captum.Saliency(score).attribute(x, abs=False)
-        elif method == "occlusion":
-            attr = _captum.Occlusion(score).attribute(
-                x, sliding_window_shapes=(C, window, window), strides=(C, stride, stride),
-                baselines=0.0, perturbations_per_eval=8)
-        else:
-            cam = _captum.LayerGradCam(score, model.trunk[-1]).attribute(
-                x, relu_attributions=not signed)  # (N, 1, H', W')
+    captum_class, kwargs = CAPTUM[method]
+    options = {"n_steps": n_steps, "window": window, "stride": stride,
+               "internal_batch_size": internal_batch_size, "signed": signed}
+    with eval_mode(model):
+        if method == "gradcam":  # (N, 1, H', W') at the last conv block's outputs
+            cam = captum_class(score, model.trunk[-1]).attribute(x, **kwargs(x, options))
             return upsample_to_input(cam[:, 0].detach(), H, model).float()
+        attr = captum_class(score).attribute(x, **kwargs(x, options))
     attr = attr.detach().sum(dim=1).float()
     return attr if signed else attr.abs()
 

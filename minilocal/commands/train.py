@@ -12,16 +12,69 @@ from dataclasses import fields
 from pathlib import Path
 
 
-def _defaults() -> dict:
-    from ..train import TrainConfig
+# TrainConfig fields without a flag: the command trains with their defaults
+NO_FLAG = ("flip", "jpeg_quality", "channels_last", "fractions")
+# fields whose flag is text to parse, or whose default follows from other flags (see run)
+SPECIAL = {
+    "lambda_cls": dict(type=float, default=None, help="weight of the image loss (default: "
+                       "1 - sum of --lambda-seg, or 0.7)"),
+    "lambda_seg": dict(default=None, metavar="HEAD=W,...", help="segmentation weights, e.g. "
+                       "fake=0.3,face=0.2; 'none' for none (default: fake=1-lambda_cls, or "
+                       "fake=0.3)"),
+    "masks": dict(default="", metavar="HEAD=KIND,...", help="mask kind per head (zeros, ones, "
+                  "cvm, real, real_or_cvm), e.g. fake=real,face=cvm (default: "
+                  "fake=real_or_cvm, the exact mask where one is known; cvm for every other "
+                  "head)"),
+    "final_fraction": dict(type=float, default=None, help="fraction of the run at "
+                           "--final-size (default 0.25 when --final-size is given)"),
+    "widths": dict(default=None, help="8 comma-separated conv widths"),
+}
 
-    return {f.name: f.default for f in fields(TrainConfig) if not callable(f.default_factory)}
+
+def field_help(cls: type) -> dict[str, str]:
+    """{field: the comment after it} in the source of dataclass ``cls``."""
+    import inspect
+    import re
+
+    lines = inspect.getsource(cls).splitlines()
+    found = (re.match(r"\s+(\w+): [^#]*#\s*(.*)", line) for line in lines)
+    return {m[1]: m[2] for m in found if m}
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> list[str]:
+    """One flag per TrainConfig field (``--name-with-dashes``), its default and help taken
+    from the dataclass; a bool field that defaults to True gets ``--no-name``. Returns the
+    fields that run() reads back by name."""
+    from typing import get_type_hints
+
+    from ..train import CHOICES, TrainConfig
+
+    hints, comments, plain = get_type_hints(TrainConfig), field_help(TrainConfig), []
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in NO_FLAG:
+            continue
+        if f.name in SPECIAL:
+            p.add_argument(flag, **SPECIAL[f.name])
+            continue
+        plain.append(f.name)
+        text = comments.get(f.name, "").replace("%", "%%")
+        kind = next(t for t in getattr(hints[f.name], "__args__", (hints[f.name],))
+                    if t is not type(None))
+        if kind is bool and f.default:
+            p.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
+                           help=f"turn {f.name} off ({text})")
+        elif kind is bool:
+            p.add_argument(flag, action="store_true", help=text)
+        else:
+            default = "" if f.default is None else f"; default {f.default}"
+            p.add_argument(flag, type=None if kind is str else kind, default=f.default,
+                           choices=CHOICES.get(f.name),
+                           help=text + default)
+    return plain
 
 
 def add_parser(sub) -> None:
-    from ..train import CPU_TRAIN_SIZE
-
-    d = _defaults()
     p = sub.add_parser("train", help="train a detector (joint classification + segmentation)",
                        description="Train LocalFeatureNet with L = lambda_cls L_cls + "
                        "sum_k lambda_seg[k] L_seg[k]. Writes RUN/best.*, RUN/last.*, "
@@ -30,65 +83,11 @@ def add_parser(sub) -> None:
                    help="folder-format dataset (directory or name found by find_dataset); "
                         "repeat to train on several")
     p.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    p.add_argument("--lambda-cls", type=float, default=None,
-                   help="weight of the image loss (default: 1 - sum of --lambda-seg, or 0.7)")
-    p.add_argument("--lambda-seg", default=None, metavar="HEAD=W,...",
-                   help="segmentation weights, e.g. fake=0.3,face=0.2; 'none' for none "
-                        "(default: fake=1-lambda_cls, or fake=0.3)")
-    p.add_argument("--masks", default="", metavar="HEAD=KIND,...",
-                   help="mask kind per head (zeros, ones, cvm, real, real_or_cvm), e.g. "
-                        "fake=real,face=cvm (default: fake=real_or_cvm, the exact mask where "
-                        "one is known; cvm for every other head)")
-    p.add_argument("--size", type=int, default=d["size"], help="face side when loaded "
-                   f"(default {d['size']})")
-    p.add_argument("--train-size", type=int, default=None, help="random training crop side "
-                   f"(default: {CPU_TRAIN_SIZE} on CPU, --size on GPU)")
-    p.add_argument("--eval-size", type=int, default=None, help="validation centre crop "
-                   "(default: --size)")
-    p.add_argument("--final-size", type=int, default=None, help="crop side for the last "
-                   "--final-fraction of the run, e.g. 128 so BatchNorm sees whole faces")
-    p.add_argument("--final-fraction", type=float, default=None, help="fraction of the run "
-                   "at --final-size (default 0.25 when --final-size is given)")
-    p.add_argument("--epochs", type=int, default=d["epochs"])
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="per process")
-    p.add_argument("--lr", type=float, default=d["lr"])
-    p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    p.add_argument("--schedule", choices=("cosine", "constant"), default=d["schedule"])
-    p.add_argument("--warmup", type=float, default=d["warmup"],
-                   help=f"linear lr warm-up, fraction of the run (default {d['warmup']})")
-    p.add_argument("--no-balance", action="store_true",
-                   help="do not weight L_cls's classes by N / (2 N_c)")
-    p.add_argument("--min-change", type=int, default=d["min_change"],
-                   help="exact-mask pixels changed by fewer grey levels are labelled real "
-                        f"(default {d['min_change']}; 0: the exact mask as it is)")
-    p.add_argument("--no-crop-labels", action="store_true",
-                   help="keep 'fake' for crops of exact-mask fakes that show no fake pixel")
-    p.add_argument("--jpeg-p", type=float, default=d["jpeg_p"],
-                   help=f"probability of JPEG re-encoding a crop (default {d['jpeg_p']})")
-    p.add_argument("--colour", type=float, default=d["colour"],
-                   help=f"colour jitter strength (default {d['colour']}; 0: off)")
-    p.add_argument("--patience", type=int, default=d["patience"],
-                   help="early stopping: epochs without better val AUC (0: off)")
-    p.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"],
-                   help="steps between RUN/last.* saves (also at every epoch end)")
-    p.add_argument("--widths", default=None, help="8 comma-separated conv widths")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d["device"])
-    p.add_argument("--amp", choices=("auto", "bf16", "off"), default=d["amp"])
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    plain = add_config_flags(p)
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.*")
-    p.add_argument("--init", default=None, metavar="CKPT",
-                   help="start from the weights of this checkpoint (fine-tune), e.g. the "
-                        "shipped minilocal/weights/minilocal_default")
-    p.add_argument("--seed", type=int, default=d["seed"])
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="wall-clock training budget; stops with a validated checkpoint")
-    p.add_argument("--max-cpu-minutes", type=float, default=None,
-                   help="the same in CPU time of this process (fairer on a shared machine)")
-    p.add_argument("--limit", type=int, default=None,
-                   help="use at most N images per split (seeded subset)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, config_fields=plain)
 
 
 def parse_pairs(text: str, what: str, cast=str) -> dict:
@@ -151,17 +150,10 @@ def run(args: argparse.Namespace) -> int:
         if len(widths["widths"]) != 8:
             raise ValueError(f"--widths must list 8 widths, got {len(widths['widths'])}")
     config = TrainConfig(
-        lambda_cls=lambda_cls, lambda_seg=lambda_seg, masks=masks, size=args.size,
-        train_size=args.train_size, eval_size=args.eval_size, final_size=args.final_size,
+        **{name: getattr(args, name) for name in args.config_fields},
+        lambda_cls=lambda_cls, lambda_seg=lambda_seg, masks=masks,
         final_fraction=(args.final_fraction if args.final_fraction is not None
-                        else 0.25 if args.final_size else 0.0), epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        schedule=args.schedule, warmup=args.warmup, balance=not args.no_balance,
-        min_change=args.min_change, crop_labels=not args.no_crop_labels, jpeg_p=args.jpeg_p,
-        colour=args.colour, seed=args.seed, device=args.device, amp=args.amp,
-        compile=args.compile, patience=args.patience, checkpoint_every=args.checkpoint_every,
-        init=args.init, max_minutes=args.max_minutes, max_cpu_minutes=args.max_cpu_minutes,
-        limit=args.limit, **widths)
+                        else 0.25 if args.final_size else 0.0), **widths)
     data = [_dataset(d) for d in args.data]
     history = train(config, data, out=args.out, resume=args.resume, progress=not args.quiet)
     import os
