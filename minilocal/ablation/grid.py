@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from ..evaluate import DEFAULT_SIZES
+from ..synth import METHODS
 from .paper import PAPER_CASES, PAPER_LAMBDAS
 
-__all__ = ["Budget", "Cell", "BUDGETS", "TABLES", "SYNTH_METHODS", "FIG3A_SIZES", "grid",
-           "case_lambdas"]
+__all__ = ["Budget", "Cell", "BUDGETS", "TABLES", "grid", "case_lambdas"]
 
 TABLES = ("1", "2", "3", "fig3a")
-SYNTH_METHODS = ("faceswap", "partswap", "sbi")
-FIG3A_SIZES = (128, 112, 96, 80, 64, 48)  # centre crops of the 128-px face (Fig. 3a)
 CASE_LAMBDA_SEG = 0.3  # total lambda_seg of Table 3 (case 2 = section 4.2's best, 0.3)
 
 
@@ -50,7 +49,7 @@ class Budget:
     table2_compressions: tuple[str, ...] | None  # None: compressions
     synth_n: int  # real LFW faces made into fakes (one fake per method each)
     fig3a_size: int = 128  # Fig. 3a trains on this face size and crops it down
-    fig3a_sizes: tuple[int, ...] = FIG3A_SIZES
+    fig3a_sizes: tuple[int, ...] = DEFAULT_SIZES  # centre crops of the 128-px face
     fig3a_data: str | None = None  # Fig. 3a data setting; None: synth at compressions[0]
     ffpp: bool = True  # try the FF++ sample pairs in Table 1
     table1_cvm: tuple[str, ...] = ("dfdc",)  # Table 1 settings without real masks: CVM
@@ -223,7 +222,7 @@ def grid(table: str, budget: Budget | str = "quick", seeds: int = 3) -> list[Cel
         for c in b.compressions:
             cells += _lambda_cells(f"synth_{c}", "all", b.lambdas, "real", S)
             if c in b.table1_specific:
-                for m in SYNTH_METHODS:
+                for m in sorted(METHODS):  # alphabetical: faceswap, partswap, sbi
                     cells += _lambda_cells(f"synth_{c}", m, b.lambdas, "real", S)
         if b.ffpp:
             cells += _lambda_cells("ffpp_c23", "all", b.lambdas, "real", S)

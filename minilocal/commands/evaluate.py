@@ -9,6 +9,9 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from ..evaluate import DEFAULT_SIZES
+
+    sizes = ",".join(map(str, DEFAULT_SIZES))
     p = sub.add_parser("evaluate", help="ACC/AUC/AP/EER per input size, method and "
                        "compression, and localization, on a dataset")
     p.add_argument("--data", required=True,
@@ -18,9 +21,8 @@ def add_parser(sub) -> None:
                    "(default: test)")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint (stem or .safetensors); default: the shipped one")
-    p.add_argument("--sizes", default="128,112,96,80,64,48",
-                   help="input sides, centre crops of the 128 face (default: "
-                        "128,112,96,80,64,48)")
+    p.add_argument("--sizes", default=sizes,
+                   help=f"input sides, centre crops of the 128 face (default: {sizes})")
     p.add_argument("--image-size", type=int, default=128,
                    help="side of the face crops that the sizes are cut from (default 128)")
     p.add_argument("--head", default="fake", help="segmentation head for the 'seg' score")

@@ -8,6 +8,7 @@ import json
 
 def add_parser(sub) -> None:
     from ..adapters import KINDS
+    from ..compress import LEVELS
 
     p = sub.add_parser(
         "preprocess", help="align faces (crops + landmarks + masks) into a folder dataset",
@@ -23,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
     p.add_argument("--frames", type=int, default=16,
                    help="frames sampled evenly per video, ffpp only (default 16)")
-    p.add_argument("--compress", choices=("c0", "c23", "c40"), default="c0",
+    p.add_argument("--compress", choices=tuple(LEVELS), default="c0",
                    help="re-encode crops with H.264 like FF++ (default c0: unchanged)")
     p.add_argument("--border", choices=("black", "clip"), default=None,
                    help="where the 1.3x box leaves the image: pad with black, or fit the box "

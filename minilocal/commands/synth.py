@@ -7,6 +7,7 @@ import json
 
 
 def add_parser(sub) -> None:
+    from ..compress import LEVELS
     from ..synth import METHODS
 
     p = sub.add_parser(
@@ -23,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--n", type=int, default=100, help="targets, i.e. fakes per method "
                    "(default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
-    p.add_argument("--compress", choices=("c0", "c23", "c40"), default="c0",
+    p.add_argument("--compress", choices=tuple(LEVELS), default="c0",
                    help="H.264 level applied to reals and fakes after synthesis (default c0)")
     p.add_argument("--preview", metavar="PNG", default=None,
                    help="write a montage of target / fake / soft mask / mask rows")
