@@ -24,13 +24,30 @@ import time
 import numpy as np
 
 
+_DLIB = {"seconds": 0.0, "calls": 0}  # CPU time inside dlib in this worker process
+
+
+def _timed(fn):
+    """``fn`` that adds its CPU time (other processes on the core do not count) to _DLIB."""
+    def timed(*args):
+        t = time.process_time()
+        try:
+            return fn(*args)
+        finally:
+            _DLIB["seconds"] += time.process_time() - t
+            _DLIB["calls"] += 1
+    return timed
+
+
 def _init() -> None:
     import cv2
 
     from minilocal import faces
 
     cv2.setNumThreads(1)
-    faces._dlib()
+    faces._dlib()  # load the models, then time them from here: faces keeps no timers
+    for name in ("detector", "predictor"):
+        faces._models[name] = _timed(faces._models[name])
 
 
 def _run(paths: list[str]) -> tuple[int, float, float]:
@@ -38,13 +55,13 @@ def _run(paths: list[str]) -> tuple[int, float, float]:
     from minilocal import faces
     from minilocal.masks import cvm
 
-    faces.dlib_seconds(reset=True)
+    _DLIB.update(seconds=0.0, calls=0)
     t = time.process_time()
     for p in paths:
         crop = faces.align_face(faces.read_image(p))
         cvm(crop.landmarks, *crop.image.shape[:2])
     busy = time.process_time() - t
-    return len(paths), busy, faces.dlib_seconds()[0]
+    return len(paths), busy, _DLIB["seconds"]
 
 
 def bench_faces(paths: list[str], workers: int) -> dict:

@@ -29,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from minilocal import synth  # noqa: E402
+from minilocal.synth._workers import _imap  # noqa: E402  (the pool minilocal synth uses)
+from minilocal.synth.dataset import _fakes_of  # noqa: E402
 from minilocal.folder import build_dir, find_dataset  # noqa: E402
 
 TARGETS = {"faceswap": 50, "sbi": 200, "partswap": 200}  # fakes/s with 2 workers
@@ -54,8 +56,7 @@ def bench(pool: synth.FacePool, method: str, workers: int, n: int
     targets = [i % len(pool) for i in range(n)]
     start, cpu = time.perf_counter(), cpu_seconds()
     made = sum(fakes[0][1] is not None
-               for _, fakes in synth._imap(synth._fakes_of, targets, state, workers,
-                                           False, method))
+               for _, fakes in _imap(_fakes_of, targets, state, workers, False, method))
     return made, time.perf_counter() - start, cpu_seconds() - cpu
 
 

@@ -47,14 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log at INFO level; on an error, print the traceback too")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module in COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"minilocal.commands.{module}")
-        except ModuleNotFoundError as err:
-            if err.name == f"minilocal.commands.{module}":
-                continue  # subcommand not built yet
-            raise
-        mod.add_parser(sub)
+    for module in COMMANDS.values():
+        importlib.import_module(f"minilocal.commands.{module}").add_parser(sub)
     for command in sub.choices.values():  # `minilocal predict x.jpg --debug` works too
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help=DEBUG_HELP)

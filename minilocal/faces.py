@@ -25,7 +25,6 @@ import importlib.util
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ __all__ = ["NoFaceError", "FaceCrop", "DETECTIONS", "MIN_SIDE", "MAX_SIDE", "MAX
            "decode_image",
            "to_rgb", "detect_faces", "detect_landmarks", "predict_landmarks", "find_face",
            "crop_box", "fit_box", "crop_image", "crop_landmarks", "align_face",
-           "align_with_box", "dlib_seconds", "BORDERS"]
+           "align_with_box", "BORDERS"]
 
 DETECTIONS = ("hog", "hog_padded", "whole_image", "given")
 BORDERS = ("black", "clip")  # where the crop box leaves the image: pad with black, or fit it
@@ -324,7 +323,6 @@ def read_image(path: str | Path, allow_gray: bool = False) -> np.ndarray:
 
 _models: dict[str, object] = {}
 _lock = threading.Lock()
-_timer = {"seconds": 0.0, "calls": 0}
 
 
 def _predictor_path() -> str:
@@ -355,26 +353,6 @@ def _dlib():
     return _models["detector"], _models["predictor"]
 
 
-def dlib_seconds(reset: bool = False) -> tuple[float, int]:
-    """CPU seconds spent inside dlib (detector + predictor) in this process, and the calls.
-
-    Used by ci/bench_faces.py for the dlib-only speed floor.
-    """
-    out = (_timer["seconds"], _timer["calls"])
-    if reset:
-        _timer.update(seconds=0.0, calls=0)
-    return out
-
-
-def _timed(fn, *args):
-    t = time.process_time()  # CPU time: other processes on the same core do not count
-    try:
-        return fn(*args)
-    finally:
-        _timer["seconds"] += time.process_time() - t
-        _timer["calls"] += 1
-
-
 def _check_rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -398,7 +376,7 @@ def _pick(rects, image_shape, centre: bool, dx: float = 0, dy: float = 0,
 def detect_faces(image_rgb: np.ndarray, upsample: int = 0) -> list[tuple[int, int, int, int]]:
     """All HOG face boxes (x0, y0, x1, y1) in ``image_rgb`` ((H, W, 3) uint8), largest first."""
     detector, _ = _dlib()
-    rects = _timed(detector, _check_rgb(image_rgb), upsample)
+    rects = detector(_check_rgb(image_rgb), upsample)
     boxes = [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in rects]
     return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 
@@ -412,10 +390,10 @@ def _detect(image: np.ndarray, fallback: bool, whole_image: bool = True,
     if max_side is not None and max(H, W) > max_side:
         f = max_side / max(H, W)
         small = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        box = _pick(_timed(detector, small, 0), image.shape, centre, scale=f)
+        box = _pick(detector(small, 0), image.shape, centre, scale=f)
         if box is not None:
             return box, "hog"
-    box = _pick(_timed(detector, image, 0), image.shape, centre)
+    box = _pick(detector(image, 0), image.shape, centre)
     if box is not None:
         return box, "hog"
     if not fallback:
@@ -423,9 +401,9 @@ def _detect(image: np.ndarray, fallback: bool, whole_image: bool = True,
     p = int(round(PAD_FRACTION * max(H, W)))
     padded = cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_REPLICATE)
     half = cv2.resize(padded, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    box = _pick(_timed(detector, half, 0), image.shape, centre, p, p, 0.5)
+    box = _pick(detector(half, 0), image.shape, centre, p, p, 0.5)
     if box is None:
-        box = _pick(_timed(detector, padded, 0), image.shape, centre, p, p)
+        box = _pick(detector(padded, 0), image.shape, centre, p, p)
     if box is not None:
         return box, "hog_padded"
     if not whole_image:
@@ -446,7 +424,7 @@ def predict_landmarks(image_rgb: np.ndarray, face_box) -> np.ndarray:
     image = _check_rgb(image_rgb)
     _, predictor = _dlib()
     x0, y0, x1, y1 = (int(round(v)) for v in face_box)
-    shape = _timed(predictor, image, _models["rectangle"](x0, y0, x1 - 1, y1 - 1))
+    shape = predictor(image, _models["rectangle"](x0, y0, x1 - 1, y1 - 1))
     return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
 

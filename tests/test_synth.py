@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from minilocal.synth import (METHODS, MIN_CHANGED_FRACTION, MIN_MASK_FRACTION, SynthResult,
-                             faceswap, part_swap, self_blend)
+from minilocal.synth import METHODS, SynthResult, faceswap, part_swap, self_blend
+from minilocal.synth.blend import MIN_CHANGED_FRACTION, MIN_MASK_FRACTION
 
 SIZE = 96
 

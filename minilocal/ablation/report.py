@@ -11,15 +11,16 @@ import csv
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .grid import BUDGETS, TABLES, Budget
 from .paper import PAPER_CASES, PAPER_RESULTS
 from .stats import aggregate, compare_variants, format_mean_std
 
 __all__ = ["table_layout", "to_markdown", "write_table", "load_results", "plot_series",
-           "plot_table", "save_plot_png", "claim_verdicts", "TABLE_TITLES"]
+           "plot_table", "save_plot_png", "claim_verdicts", "Claim", "CLAIMS", "TABLE_TITLES"]
 
 TABLE_TITLES = {"1": "Table 1: segmentation loss (lambda_seg, real masks) vs image-level only",
                 "2": "Table 2: generated vs real faces, ones masks (OM) vs CVM",
@@ -367,8 +368,108 @@ def _near_chance(rows: Sequence[dict[str, Any]]) -> str:
     return f"not testable here (models near chance: mean test AUC {mean:.2f})"
 
 
+def _claim_lambda_seg(rows: Sequence[dict[str, Any]]) -> dict[str, str] | None:
+    rows, _ = _learned([r for r in rows if r["slice"] == "all"])
+    cmp = compare_variants(rows, BASELINE)
+    auc = compare_variants(rows, BASELINE, metric="test_auc_cls")
+    return {"claim": "(1) lambda_seg > 0 beats lambda_seg = 0",
+            "paper": "Table 1: the base case is always the worst, up to +2.6 points",
+            "verdict": _held(cmp), "evidence": _evidence(
+                cmp, "test ACC, every lambda_seg > 0 run vs its lambda_seg = 0 "
+                     "twin (same data, split, seed)") + " " + _evidence(
+                auc, f"Test AUC ({_held(auc)})"), "comparison": json.dumps(cmp)}
+
+
+def _claim_cvm_for_real(rows: Sequence[dict[str, Any]]) -> dict[str, str] | None:
+    rows, _ = _learned([r for r in rows if r["slice"] == "all"])
+    cvm_vs_real = compare_variants(rows, "case 2", ["case 3"])
+    n = cvm_vs_real["pairs"]
+    # "no significant loss" means something only where the sign test could find one:
+    # with n pairs its smallest two-sided p is 2 * 0.5 ** n (n >= 6 for p < 0.05).
+    detectable = 2 * 0.5 ** n < 0.05
+    return {"claim": "(2a) CVM can replace real forgery masks (case 3 vs case 2)",
+            "paper": "Table 3: case 3 within 0.3 points of case 2 on FF-DF and DFDD",
+            "verdict": ("not tested" if not n else
+                        "contradicted" if _held(cvm_vs_real) == "contradicted" else
+                        "held (no significant loss)" if detectable else
+                        f"not shown ({n} pairs are too few for a sign test to "
+                        "detect a loss)"),
+            "evidence": _evidence(cvm_vs_real, "case 3 (CVM) vs case 2 (real masks)"),
+            "comparison": json.dumps(cvm_vs_real)}
+
+
+def _claim_two_heads(rows: Sequence[dict[str, Any]]) -> dict[str, str] | None:
+    rows, _ = _learned([r for r in rows if r["slice"] == "all"])
+    k2 = compare_variants(rows, "case 1", ["case 6"])
+    means: dict[str, list] = {}
+    for a in aggregate(rows):
+        means.setdefault(a["data"], []).append((a["test_acc_cls_mean"], a["variant"]))
+    best = {d: max(v)[1] for d, v in means.items()}
+    k2_best = sum(b in ("case 5", "case 6", "case 7") for b in best.values())
+    return {"claim": "(2b) k = 2 (face + fake heads) works best overall",
+            "paper": "Table 3: case 6 (CVM, CVM) best on FF-DF, DFDC, Celeb-DF",
+            "verdict": "not tested" if not k2["pairs"] else "held"
+            if k2_best == len(best) and _held(k2) == "held" else "not shown",
+            "evidence": "best case per dataset (mean ACC): "
+            + ", ".join(f"{_short(d)}: {b}" for d, b in best.items()) + ". "
+            + _evidence(k2, "case 6 vs case 1"), "comparison": json.dumps(k2)}
+
+
+def _claim_gan_faces(rows: Sequence[dict[str, Any]]) -> dict[str, str] | None:
+    rows, _ = _learned([r for r in rows if r["slice"] == "all"])
+    variants = {r["variant"] for r in rows}
+    cvm = compare_variants(rows, BASELINE, sorted(v for v in variants if "CVM" in v))
+    om = compare_variants(rows, BASELINE, sorted(v for v in variants if "OM" in v))
+    verdict = ("held" if _held(cvm) == "held" and _held(om) != "held" else
+               f"CVM {_held(cvm)}; OM {_held(om)}")
+    return {"claim": "(3) GAN faces: CVM helps, ones masks (OM) do not",
+            "paper": "Table 2: OM about the base case, CVM better in every case",
+            "verdict": verdict, "evidence": _evidence(cvm, "ACC, CVM vs lambda_seg = 0")
+            + " " + _evidence(om, "ACC, OM vs lambda_seg = 0") + " " + " ".join(
+                _evidence(compare_variants(rows, BASELINE, sorted(
+                    v for v in variants if k in v), "test_auc_cls"),
+                    f"Test AUC, {k} vs lambda_seg = 0") for k in ("CVM", "OM")),
+            "comparison": json.dumps({"cvm": cvm, "om": om})}
+
+
+def _claim_small_inputs(rows: Sequence[dict[str, Any]]) -> dict[str, str] | None:
+    kept, _ = _learned(rows)
+    rows = [r for r in kept if r["slice"].startswith("size=")]
+    sizes = sorted({int(r["slice"][5:]) for r in rows})
+    if not sizes:
+        return None
+    small = [r for r in rows if int(r["slice"][5:]) <= max(64, sizes[0])]
+    seg_vs_cls = _paired_scores(small)
+    agg = {a["slice"]: a for a in aggregate(rows)}
+    hi, lo = agg[f"size={sizes[-1]}"], agg[f"size={sizes[0]}"]
+    change = "; ".join(
+        f"{name} {100 * hi[k]:.1f} -> {100 * lo[k]:.1f} ({100 * (lo[k] - hi[k]):+.1f} "
+        "points)" for name, k in (("classifier", "test_acc_cls_mean"),
+                                  ("mean seg. probability", "test_acc_seg_mean")))
+    return {"claim": "(4) graceful degradation; mean seg. probability beats the "
+                     "classifier at small sizes",
+            "paper": "Fig. 3a (plot only)", "verdict": f"seg vs cls at <= 64 px: "
+            f"{_held(seg_vs_cls)}", "evidence":
+            f"ACC {sizes[-1]} -> {sizes[0]} px: {change}. "
+            + _evidence(seg_vs_cls, "seg ACC vs cls ACC, sizes <= 64, per seed"),
+            "comparison": json.dumps(seg_vs_cls)}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper and the test of it on one table's rows."""
+
+    table: str  # the results it is tested on: "1", "2", "3" or "fig3a"
+    test: Callable[[Sequence[dict[str, Any]]], dict[str, str] | None]  # None: no data
+
+
+CLAIMS = (Claim("1", _claim_lambda_seg), Claim("3", _claim_cvm_for_real),
+          Claim("3", _claim_two_heads), Claim("2", _claim_gan_faces),
+          Claim("fig3a", _claim_small_inputs))
+
+
 def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[str, str]]:
-    """One verdict per paper claim that ``results`` ({table: rows}) can test.
+    """One verdict per paper claim (:data:`CLAIMS`) that ``results`` ({table: rows}) can test.
 
     A claim "held" when the paired comparison favours it with an exact sign test
     p < 0.05, is "contradicted" when it significantly goes the other way, and is "not
@@ -380,84 +481,14 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
         [{"claim", "paper", "verdict", "evidence", "comparison" (JSON)}].
     """
     out = []
-    if "1" in results:
-        rows, _ = _learned([r for r in results["1"] if r["slice"] == "all"])
-        cmp = compare_variants(rows, BASELINE)
-        auc = compare_variants(rows, BASELINE, metric="test_auc_cls")
-        out.append({"claim": "(1) lambda_seg > 0 beats lambda_seg = 0",
-                    "paper": "Table 1: the base case is always the worst, up to +2.6 points",
-                    "verdict": _held(cmp), "evidence": _evidence(
-                        cmp, "test ACC, every lambda_seg > 0 run vs its lambda_seg = 0 "
-                             "twin (same data, split, seed)") + " " + _evidence(
-                        auc, f"Test AUC ({_held(auc)})"), "comparison": json.dumps(cmp)})
-    if "3" in results:
-        rows, _ = _learned([r for r in results["3"] if r["slice"] == "all"])
-        cvm_vs_real = compare_variants(rows, "case 2", ["case 3"])
-        k2 = compare_variants(rows, "case 1", ["case 6"])
-        means = {}
-        for a in aggregate(rows):
-            means.setdefault(a["data"], []).append((a["test_acc_cls_mean"], a["variant"]))
-        best = {d: max(v)[1] for d, v in means.items()}
-        n = cvm_vs_real["pairs"]
-        # "no significant loss" means something only where the sign test could find one:
-        # with n pairs its smallest two-sided p is 2 * 0.5 ** n (n >= 6 for p < 0.05).
-        detectable = 2 * 0.5 ** n < 0.05
-        k2_best = sum(b in ("case 5", "case 6", "case 7") for b in best.values())
-        out.append({"claim": "(2a) CVM can replace real forgery masks (case 3 vs case 2)",
-                    "paper": "Table 3: case 3 within 0.3 points of case 2 on FF-DF and DFDD",
-                    "verdict": ("not tested" if not n else
-                                "contradicted" if _held(cvm_vs_real) == "contradicted" else
-                                "held (no significant loss)" if detectable else
-                                f"not shown ({n} pairs are too few for a sign test to "
-                                "detect a loss)"),
-                    "evidence": _evidence(cvm_vs_real, "case 3 (CVM) vs case 2 (real masks)"),
-                    "comparison": json.dumps(cvm_vs_real)})
-        out.append({"claim": "(2b) k = 2 (face + fake heads) works best overall",
-                    "paper": "Table 3: case 6 (CVM, CVM) best on FF-DF, DFDC, Celeb-DF",
-                    "verdict": "not tested" if not k2["pairs"] else "held"
-                    if k2_best == len(best) and _held(k2) == "held" else "not shown",
-                    "evidence": "best case per dataset (mean ACC): "
-                    + ", ".join(f"{_short(d)}: {b}" for d, b in best.items()) + ". "
-                    + _evidence(k2, "case 6 vs case 1"), "comparison": json.dumps(k2)})
-    if "2" in results:
-        rows, _ = _learned([r for r in results["2"] if r["slice"] == "all"])
-        variants = {r["variant"] for r in rows}
-        cvm = compare_variants(rows, BASELINE, sorted(v for v in variants if "CVM" in v))
-        om = compare_variants(rows, BASELINE, sorted(v for v in variants if "OM" in v))
-        verdict = ("held" if _held(cvm) == "held" and _held(om) != "held" else
-                   f"CVM {_held(cvm)}; OM {_held(om)}")
-        out.append({"claim": "(3) GAN faces: CVM helps, ones masks (OM) do not",
-                    "paper": "Table 2: OM about the base case, CVM better in every case",
-                    "verdict": verdict, "evidence": _evidence(cvm, "ACC, CVM vs lambda_seg = 0")
-                    + " " + _evidence(om, "ACC, OM vs lambda_seg = 0") + " " + " ".join(
-                        _evidence(compare_variants(rows, BASELINE, sorted(
-                            v for v in variants if k in v), "test_auc_cls"),
-                            f"Test AUC, {k} vs lambda_seg = 0") for k in ("CVM", "OM")),
-                    "comparison": json.dumps({"cvm": cvm, "om": om})})
-    if "fig3a" in results:
-        kept, _ = _learned(results["fig3a"])
-        rows = [r for r in kept if r["slice"].startswith("size=")]
-        sizes = sorted({int(r["slice"][5:]) for r in rows})
-        if sizes:
-            small = [r for r in rows if int(r["slice"][5:]) <= max(64, sizes[0])]
-            seg_vs_cls = _paired_scores(small)
-            agg = {a["slice"]: a for a in aggregate(rows)}
-            hi, lo = agg[f"size={sizes[-1]}"], agg[f"size={sizes[0]}"]
-            change = "; ".join(
-                f"{name} {100 * hi[k]:.1f} -> {100 * lo[k]:.1f} ({100 * (lo[k] - hi[k]):+.1f} "
-                "points)" for name, k in (("classifier", "test_acc_cls_mean"),
-                                          ("mean seg. probability", "test_acc_seg_mean")))
-            out.append({"claim": "(4) graceful degradation; mean seg. probability beats the "
-                                 "classifier at small sizes",
-                        "paper": "Fig. 3a (plot only)", "verdict": f"seg vs cls at <= 64 px: "
-                        f"{_held(seg_vs_cls)}", "evidence":
-                        f"ACC {sizes[-1]} -> {sizes[0]} px: {change}. "
-                        + _evidence(seg_vs_cls, "seg ACC vs cls ACC, sizes <= 64, per seed"),
-                        "comparison": json.dumps(seg_vs_cls)})
-    for v in out:
-        table = {"(1)": "1", "(2a": "3", "(2b": "3", "(3)": "2", "(4)": "fig3a"}[v["claim"][:3]]
-        kept, gate = _learned(results[table])
-        chance = _near_chance(results[table])
+    for claim in CLAIMS:
+        if claim.table not in results:
+            continue
+        v = claim.test(results[claim.table])
+        if v is None:
+            continue
+        kept, gate = _learned(results[claim.table])
+        chance = _near_chance(results[claim.table])
         if chance:
             v["verdict"] = chance
         elif gate:
@@ -467,6 +498,7 @@ def claim_verdicts(results: dict[str, Sequence[dict[str, Any]]]) -> list[dict[st
             else:
                 tested = sorted({_short(r["data"]) for r in kept})
                 v["verdict"] += f" (tested on {', '.join(tested)} only)"
+        out.append(v)
     return out
 
 

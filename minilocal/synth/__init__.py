@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import logging
 
-# besides __all__, the names of the former single module stay importable from here: the
-# thresholds and ratios, and _imap / _fakes_of (used by ci/bench_synth.py)
-from ._workers import _imap  # noqa: F401
-from .blend import (MIN_CHANGED_FRACTION, MIN_COMPONENT_FRACTION,  # noqa: F401
-                    MIN_INSIDE_FRACTION, MIN_MASK_FRACTION, SOFT_FLOOR, SynthResult)
-from .dataset import METHODS, _fakes_of, make_fakes, montage, synthesize  # noqa: F401
+from .blend import SynthResult
+from .dataset import METHODS, make_fakes, montage, synthesize
 from .faceswap import faceswap
-from .partswap import PART_DILATION, PARTS, part_swap  # noqa: F401
-from .pool import SOURCE_K, FacePool, choose_source, load_pool, normalize_landmarks  # noqa: F401
-from .sbi import SBI_RATIOS, self_blend  # noqa: F401
+from .partswap import PARTS, part_swap
+from .pool import FacePool, choose_source, load_pool, normalize_landmarks
+from .sbi import self_blend
 from .warp import delaunay, warp_face
 
 logger = logging.getLogger(__name__)

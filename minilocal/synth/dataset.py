@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..compress import LEVELS
 from ..folder import METADATA, REJECTS, FolderWriter, read_records
 from ..status import check_settings, mark_complete, mark_started, read_status
 from ._workers import _STATE, _imap
@@ -48,16 +49,13 @@ def synthesize(pool: FacePool, index: int, method: str, rng: np.random.Generator
     target, tl = pool.images[index], pool.landmarks[index]
     if method == "sbi":
         return self_blend(target, tl, rng)
-    other = pool._groups != pool._groups[index]
-    usable = other & (pool._splits == pool._splits[index])
-    if not usable.any():  # a small pool: any other identity, else any other face
-        usable = other if other.any() else np.arange(len(pool)) != index
+    usable = pool.sources(index)
     if method == "faceswap":
-        j = _nearest(pool._shapes[index], pool._shapes, usable, SOURCE_K, rng)
+        j = _nearest(pool.shapes[index], pool.shapes, usable, SOURCE_K, rng)
         return faceswap(target, tl, pool.images[j], pool.landmarks[j], rng, source_index=j)
     part = sorted(PARTS)[int(rng.integers(len(PARTS)))]
     idx = [i for group in PARTS[part] for i in group]  # match the face and the part's shape
-    shapes = np.concatenate([pool._shapes, normalize_landmarks(pool.landmarks[:, idx])], 1)
+    shapes = np.concatenate([pool.shapes, normalize_landmarks(pool.landmarks[:, idx])], 1)
     j = _nearest(shapes[index], shapes, usable, SOURCE_K, rng)
     return part_swap(target, tl, pool.images[j], pool.landmarks[j], rng, part, j)
 
@@ -136,8 +134,8 @@ def make_fakes(src: str | Path, out: str | Path, method: str = "all", n: int = 1
     methods = list(METHODS) if method == "all" else [method]
     if method != "all" and method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)} or 'all'")
-    if compression not in ("c0", "c23", "c40"):
-        raise ValueError(f"unknown compression {compression!r}; expected c0, c23 or c40")
+    if compression not in LEVELS:
+        raise ValueError(f"unknown compression {compression!r}; expected one of {list(LEVELS)}")
     if int(n) < 1 or int(workers) < 1:
         raise ValueError(f"n and workers must be >= 1, got n={n}, workers={workers}")
     out = Path(out)

@@ -109,9 +109,19 @@ class FacePool:
     records: list[FaceRecord]
 
     def __post_init__(self) -> None:
-        self._groups = np.array([r.group or r.file for r in self.records])
-        self._splits = np.array([r.split for r in self.records])
-        self._shapes = normalize_landmarks(self.landmarks)
+        self.groups = np.array([r.group or r.file for r in self.records])  # (M,) identities
+        self.splits = np.array([r.split for r in self.records])  # (M,)
+        self.shapes = normalize_landmarks(self.landmarks)  # (M, 68) complex, for pose matching
+
+    def sources(self, index: int) -> np.ndarray:
+        """(M,) bool: the faces that may be the source of a swap onto face ``index``: another
+        identity (group) in the same split; in a small pool any other identity, else any
+        other face."""
+        other = self.groups != self.groups[index]
+        usable = other & (self.splits == self.splits[index])
+        if not usable.any():
+            usable = other if other.any() else np.arange(len(self)) != index
+        return usable
 
     def __len__(self) -> int:
         return len(self.records)
