@@ -99,10 +99,10 @@ BUDGETS = {
                   batch_size=64, lr=1e-3, patience=0, max_train=None, max_val=None,
                   max_test=None, lambdas=(0.0, 0.3, 0.6), table1_specific=(),
                   compressions=("c23",), table2_compressions=None, synth_n=3000,
-                  ffpp=False, table3_cases=(1, 2, 3, 6), cpu_minutes=15.0,
+                  ffpp=False, table3_cases=(1, 2, 3, 6), cpu_minutes=60.0,
                   note="2-core CPU, one thread a run: the paper's network and the "
                        "trainer's CPU recipe (64-px crops, class-balanced L_cls, JPEG and "
-                       "colour augmentation), 15 CPU-minutes a run on all the data"),
+                       "colour augmentation), 60 CPU-minutes a run on all the data"),
     "full": Budget("full", size=128, train_size=None, widths=None, epochs=30,
                    batch_size=64, lr=1e-3, patience=5, max_train=None, max_val=None,
                    max_test=None, lambdas=PAPER_LAMBDAS, table1_specific=("c23", "c40"),

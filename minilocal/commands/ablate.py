@@ -22,8 +22,9 @@ def add_parser(sub) -> None:
                    help="quick: 2-core CPU, minutes per table; long: synth c23 only with 3x "
                         "the epochs (Table 1: lambda_seg 0 vs 0.3; Table 3: cases 1-3; "
                         "about 2 min a run); cpu: the paper's network and the trainer's "
-                        "CPU recipe, 15 CPU-minutes a run on all the data (hours; use "
-                        "--seeds 5); full: the paper's grid, for a GPU; tiny: smoke test "
+                        "CPU recipe, 60 CPU-minutes a run on all the data (Table 1 with "
+                        "--seeds 5: 30 CPU-hours, resumable); full: the paper's grid, for a "
+                        "GPU; tiny: smoke test "
                         "(default: quick)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default 3)")
     p.add_argument("--out", default="build/ablation", help="results folder "
