@@ -28,6 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .model import DEFAULT_WIDTHS, LocalFeatureNet
+from .runtime import unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,7 @@ def save_checkpoint(path: str | Path, model: LocalFeatureNet, config: dict[str, 
     """
     weights, meta = checkpoint_paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    module = getattr(model, "module", model)  # unwrap DDP
-    module = getattr(module, "_orig_mod", module)  # unwrap torch.compile
+    module = unwrap(model)  # the model inside DDP / torch.compile
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     for k, v in (extra_tensors or {}).items():
         tensors[f"extra.{k}"] = v.detach().cpu().contiguous()
