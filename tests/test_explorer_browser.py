@@ -8,6 +8,9 @@ input-size slider of the live explorer and hovers the picture, and checks that t
 the page changed: the face and the heatmap after each slider, only the receptive-field box
 on hover, with a tooltip and an info line that agree on the output and its p(fake).
 
+MINILOCAL_BROWSER_SHOTS=DIR saves screenshots of the explorer there and prints how many
+websocket frames 30 fast mouse moves cost and how long the box takes to catch up.
+
 Skipped, with the reason, when Playwright or Chromium is missing, or when
 MINILOCAL_BROWSER_TEST=0. ``.ci/run`` installs both. MINILOCAL_CHROMIUM overrides the
 browser path.
@@ -252,3 +255,19 @@ def test_explorer_reacts_to_sliders_and_hover(page):
     assert sizes, "no message from the kernel while hovering"
     image_bytes = len(after_size["source"])
     assert max(sizes) < image_bytes / 2, (max(sizes), image_bytes)  # the image never came back
+    shots = os.environ.get("MINILOCAL_BROWSER_SHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        cell.screenshot(path=str(Path(shots) / "explorer_hover.png"))
+        n0, t0 = len(page.frames_received), time.monotonic()
+        for q in range(30):  # fast sweeps, then wait until the box sits at the last spot
+            page.mouse.move(b["x"] + (0.2 + 0.02 * q) * b["width"],
+                            b["y"] + (0.7 - 0.015 * q) * b["height"])
+        last = page.locator(".hoverlayer .hovertext").first.text_content()
+        jj = int(re.search(r"output \((\d+), (\d+)\)", last)[2])
+        page.wait_for_function("([k, x0]) => Math.min(...window.jupyterapp.shell.currentWidget"
+                               ".content.widgets[k].node.querySelector('.js-plotly-plot')"
+                               ".data[4].x) + 0.5 === x0", arg=[k, 2 * jj])
+        print(f"30 fast moves: {len(page.frames_received) - n0} frames from the kernel, box "
+              f"at the last position after {time.monotonic() - t0:.2f} s")
+        cell.screenshot(path=str(Path(shots) / "explorer_after_sweep.png"))
