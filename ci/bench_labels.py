@@ -8,7 +8,7 @@ For a ``minilocal synth`` dataset (fakes with exact masks and their reals), per 
   (labelled fake before, real now: :func:`minilocal.masks.changed_mask`);
 * for random training crops of ``--crops`` sides: the fraction that hold no fake pixel at
   any receptive-field centre (image label "fake" before, "real" now:
-  :func:`minilocal.train.crop_labels`).
+  :func:`minilocal.train_data.crop_labels`).
 
 For any other folder datasets given with ``--black``: the fraction of each crop that is
 pure black (0, 0, 0) padding, e.g. dfdc_faces built with ``--border black`` vs ``clip``.
@@ -30,7 +30,7 @@ from minilocal.augment import augment_batch, step_generator
 from minilocal.folder import load_folder
 from minilocal.masks import MIN_CHANGE
 from minilocal.receptive_field import label_grid
-from minilocal.train import changed_masks
+from minilocal.train_data import changed_masks
 
 
 def synth_report(root: Path, min_change: int, crops: list[int], limit: int) -> None:
