@@ -156,7 +156,6 @@ class TrainConfig:
         return [h for h, w in self.lambda_seg.items() if w > 0]
 
 
-
 # --------------------------------------------------------------------------- schedules
 
 
@@ -183,8 +182,6 @@ def lr_at(config: TrainConfig, progress: float) -> float:
     return config.lr * 0.5 * (1 + math.cos(math.pi * p))
 
 
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -197,7 +194,7 @@ class RunState:
     global_step: int = 0  # steps done in the whole run
     best_auc: float = -1.0  # the best val AUC so far (the epoch saved as RUN/best.*)
     bad_epochs: int = 0  # complete epochs since the val AUC last improved (patience)
-    sums: dict = field(default_factory=dict)  # this epoch's loss sums (x images) and "n"
+    sums: dict = field(default_factory=dict)  # this epoch: {term: sum of loss x B, "n": images}
     history: list = field(default_factory=list)  # one row per epoch: what fit returns
     wall_s: float = 0.0  # wall-clock seconds trained, over all resumes (max_minutes)
     cpu_s: float = 0.0  # CPU seconds of this process, over all resumes (max_cpu_minutes)
@@ -580,7 +577,7 @@ def train(config: TrainConfig, data: str | Path | Iterable[str | Path],
         config: the run's :class:`TrainConfig`.
         data: one dataset directory or several (concatenated).
         out: run directory (RUN/best.*, RUN/last.*, RUN/history.csv|json); checked by
-            :func:`check_run_dir` before any data is loaded.
+            :func:`~minilocal.resume.check_run_dir` before any data is loaded.
         resume, progress, callback: as in :func:`fit`; a resume also refuses other data.
 
     Returns:
