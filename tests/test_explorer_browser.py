@@ -159,7 +159,7 @@ def _figure(page, k):
                     if (!gd || !gd.data) return null;
                     return {source: gd.data[0].source, z: gd.data[1].z,
                             box_x: gd.data[4].x, box_y: gd.data[4].y,
-                            info: cell.node.querySelector('.widget-html-content').innerText}; }""",
+                            info: cell.node.querySelector('.widget-html-content').textContent}; }""",
         k)
 
 
@@ -243,7 +243,7 @@ def test_explorer_reacts_to_sliders_and_hover(page):
     try:
         page.wait_for_function(
             "([k, text]) => window.jupyterapp.shell.currentWidget.content.widgets[k].node"
-            ".querySelector('.widget-html-content').innerText.includes(text)",
+            ".querySelector('.widget-html-content').textContent.includes(text)",
             arg=[k, want], timeout=15_000)
     except Exception:
         pytest.fail(f"tooltip {tooltip!r} but info line {_figure(page, k)['info']!r}")

@@ -153,6 +153,19 @@ class TestBoxAndTooltip:
         explorer._on_point(None, SimpleNamespace(xs=[], ys=[]), None)  # off the picture
         assert explorer.location == (0, 9)
 
+    def test_hover_on_a_cell_selects_that_cell(self, explorer):
+        # plotly reports a heatmap point as [row, column]: the output in the tooltip
+        cells = explorer.figure.data[1]
+        explorer._on_point(cells, SimpleNamespace(xs=[8.25], ys=[99.0], point_inds=[[11, 0]]),
+                           None)
+        assert explorer.location == (11, 0)
+        assert f"selected output (11, 0)</b>: p(fake) <b>{explorer.local_score():.3f}" \
+            in explorer.info.value
+        face = explorer.figure.data[0]  # its [row, column] is a pixel, not an output
+        explorer._on_point(face, SimpleNamespace(xs=[40.0], ys=[30.0], point_inds=[[30, 40]]),
+                           None)
+        assert explorer.location == (7, 12)
+
     def test_hover_sends_only_the_box(self, live):
         live.select_location(0, 0)
         sent = record_messages(live.figure)

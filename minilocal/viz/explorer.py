@@ -308,7 +308,12 @@ class HeatmapExplorer:
     def _on_point(self, trace, points, state) -> None:
         if not points.xs:
             return
-        loc = self.location_at(points.xs[0], points.ys[0])
+        inds = getattr(points, "point_inds", None) or [None]
+        if (getattr(trace, "type", None) == "heatmap" and isinstance(inds[0], (list, tuple))
+                and len(inds[0]) == 2):  # a heatmap cell [i, j]: exactly the tooltip's output
+            loc = (int(inds[0][0]), int(inds[0][1]))
+        else:
+            loc = self.location_at(points.xs[0], points.ys[0])
         if loc != self.location or self._hover.pending:
             self._hover(*loc)
 
