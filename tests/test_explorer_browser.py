@@ -229,24 +229,26 @@ def test_explorer_reacts_to_sliders_and_hover(page):
     sent_before = len(page.frames_received)
     for fx, fy in ((0.3, 0.3), (0.5, 0.45), (0.7, 0.6)):
         before = _figure(page, k)
-        page.mouse.move(b["x"] + fx * b["width"], b["y"] + fy * b["height"], steps=4)
+        page.mouse.move(b["x"] + fx * b["width"], b["y"] + fy * b["height"])  # one event
         _wait_change(page, k, "box_x", before["box_x"])
     page.locator(".hoverlayer .hovertext").first.wait_for()
-    tooltip = page.locator(".hoverlayer .hovertext").first.text_content()
     hovered = _figure(page, k)
     assert hovered["source"] == after_size["source"] and hovered["z"] == after_size["z"]
-    m = re.search(r"output \((\d+), (\d+)\): p\(fake\) ([0-9.]+)", tooltip)
-    assert m, tooltip
-    assert "receptive field x" in tooltip
-    # the info line names the output under the cursor and the same local p(fake)
-    want = f"selected output ({m[1]}, {m[2]}): p(fake) {m[3]}"
+    # the tooltip names an output and its local p(fake); the info line the same output and value
+    agree = """(k) => {
+        const tip = document.querySelector('.hoverlayer .hovertext');
+        const info = window.jupyterapp.shell.currentWidget.content.widgets[k].node
+                       .querySelector('.widget-html-content').textContent;
+        const m = tip && tip.textContent.match(/output \\((\\d+), (\\d+)\\): p\\(fake\\) ([0-9.]+)/);
+        return m && info.includes(`selected output (${m[1]}, ${m[2]}): p(fake) ${m[3]}`); }"""
     try:
-        page.wait_for_function(
-            "([k, text]) => window.jupyterapp.shell.currentWidget.content.widgets[k].node"
-            ".querySelector('.widget-html-content').textContent.includes(text)",
-            arg=[k, want], timeout=15_000)
+        page.wait_for_function(agree, arg=k, timeout=15_000)
     except Exception:
-        pytest.fail(f"tooltip {tooltip!r} but info line {_figure(page, k)['info']!r}")
+        pytest.fail(f"tooltip {page.locator('.hoverlayer .hovertext').first.text_content()!r} "
+                    f"but info line {_figure(page, k)['info']!r}")
+    tooltip = page.locator(".hoverlayer .hovertext").first.text_content()
+    m = re.search(r"output \((\d+), (\d+)\): p\(fake\) ([0-9.]+)", tooltip)
+    assert m and "receptive field x" in tooltip, tooltip
     j = int(m[2])  # rf_box: 33 px around centre 16 + 2 j, so the box starts at x = 2 j
     page.wait_for_function("([k, x0]) => Math.min(...window.jupyterapp.shell.currentWidget"
                            ".content.widgets[k].node.querySelector('.js-plotly-plot')"
