@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -e ".[dev]"
 	@touch $@
 
-test: setup unit notebooks
+test: setup unit notebooks tutorials  # tutorials: papermill with the reference solutions (checked)
 
 unit: setup
 	$(PY) -m pytest tests

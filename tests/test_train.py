@@ -73,7 +73,7 @@ class TestTrainConfig:
 
     def test_active_head_needs_a_mask_kind(self):
         with pytest.raises(ValueError, match="head 'face' has lambda_seg > 0 but no mask kind"):
-            TrainConfig(lambda_cls=0.5, lambda_seg={"fake": 0.3, "face": 0.2})
+            TrainConfig(lambda_cls=0.5, lambda_seg={"fake": 0.3, "face": 0.2}, masks={"fake": "cvm"})
 
     def test_rejects_unknown_mask_kind(self):
         with pytest.raises(ValueError, match="mask kind 'hull' of head 'fake'"):
@@ -404,6 +404,7 @@ class TestCli:
 
     def test_lambda_cls_fills_the_single_head(self):
         assert resolve_lambdas(0.6, None, {}) == (0.6, {"fake": 0.4})
+        assert resolve_lambdas(None, None, {}) == (0.5, {"fake": 0.3, "face": 0.2})  # recipe
         assert resolve_lambdas(None, "fake=0.3,face=0.2", {}) == (0.5, {"fake": 0.3,
                                                                         "face": 0.2})
 

@@ -17,10 +17,10 @@ NO_FLAG = ("flip", "jpeg_quality", "channels_last", "fractions")
 # fields whose flag is text to parse, or whose default follows from other flags (see run)
 SPECIAL = {
     "lambda_cls": dict(type=float, default=None, help="weight of the image loss (default: "
-                       "1 - sum of --lambda-seg, or 0.7)"),
+                       "1 - sum of --lambda-seg, or 0.5)"),
     "lambda_seg": dict(default=None, metavar="HEAD=W,...", help="segmentation weights, e.g. "
                        "fake=0.3,face=0.2; 'none' for none (default: fake=1-lambda_cls, or "
-                       "fake=0.3)"),
+                       "fake=0.3,face=0.2)"),
     "masks": dict(default="", metavar="HEAD=KIND,...", help="mask kind per head (zeros, ones, "
                   "cvm, real, real_or_cvm), e.g. fake=real,face=cvm (default: "
                   "fake=real_or_cvm, the exact mask where one is known; cvm for every other "
@@ -115,8 +115,11 @@ def resolve_lambdas(lambda_cls: float | None, lambda_seg: str | None,
             lambda_seg, "--lambda-seg", float)
         cls = 1.0 - sum(seg.values()) if lambda_cls is None else lambda_cls
         return round(cls, 10), seg
-    if lambda_cls is None:
-        return 0.7, {"fake": 0.3}
+    if lambda_cls is None:  # the trainer's defaults (TrainConfig)
+        from ..train import TrainConfig
+
+        default = TrainConfig()
+        return default.lambda_cls, dict(default.lambda_seg)
     heads = list(masks) or ["fake"]
     if len(heads) > 1:
         raise ValueError(f"--masks names {len(heads)} heads; give their weights with "
