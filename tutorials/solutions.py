@@ -153,3 +153,22 @@ def nb07_2(ns):
 def nb07_3(ns):
     contrast = ns["contrast"]  # map name -> how much more it marks the fake's mask than the real's
     return max((k for k in contrast if k.startswith("seg")), key=contrast.get)
+
+
+# ---------------------------------------------------------------- 08 interactive heatmaps
+
+
+def nb08_1(ns):
+    return ml.output_size(64, ns["model"])
+
+
+def nb08_2(ns):
+    centres = ml.rf_centres(128, ns["model"])  # output k is centred on pixel 16 + 2k
+    return int(np.abs(centres - 40).argmin()), int(np.abs(centres - 60).argmin())
+
+
+def nb08_3(ns):
+    model, faces, device = ns["model"], ns["faces"], ns["device"]
+    with torch.no_grad():
+        p = ml.p_fake(model(faces.images.float().div(255).to(device)).cls_logits)
+    return int(p.argmax())
