@@ -172,7 +172,8 @@ def test_evaluate_warns_on_an_incomplete_dataset(interrupted, caplog):
 
 
 def test_train_warns_on_an_incomplete_dataset(interrupted, caplog):
-    config = TrainConfig(size=SIZE, masks={"fake": "real"}, device="cpu")
+    config = TrainConfig(size=SIZE, lambda_cls=0.7, lambda_seg={"fake": 0.3},
+                         masks={"fake": "real"}, device="cpu")
     with caplog.at_level(logging.WARNING, "minilocal"), pytest.raises(ValueError):
         load_splits(interrupted, config)  # 1 real, 1 fake: too few to train, warned first
     assert any(f"{interrupted} is incomplete" in r.getMessage() and "--seed 3" in
