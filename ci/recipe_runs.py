@@ -156,7 +156,8 @@ def test(name: str) -> dict:
 
 def table() -> str:
     rows = ["| recipe | change | images seen | best epoch | val AUC dfdc_faces | "
-            "val AUC synth_lfw | mean | seg AUC dfdc / synth |", "|---|---|---:|---:|---:|---:|---:|---|"]
+            "val AUC synth_lfw | mean | seg AUC dfdc / synth |",
+            "|---|---|---:|---:|---:|---:|---:|---|"]
     for name in RECIPES:
         f = OUT / name / "result.json"
         if not f.is_file():

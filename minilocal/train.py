@@ -46,10 +46,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "RunState", "fit", "train", "lr_at", "crop_size_at", "CPU_TRAIN_SIZE"]
 
-# Default training crop on CPU: the best val AUC (at 128) per CPU-minute in
-# ci/bench_crop_size.py, 2 CPU-minutes on DFDC: 96 px 0.631/0.592 (seeds 0/1), 64 px
-# 0.619/0.559, 128 px 0.552, 48 px 0.505. A narrow win, within seed noise.
-CPU_TRAIN_SIZE = 64  # 96 saw 2.8x fewer crops in the same CPU time and validated worse
+# Default training crop on CPU. ci/recipe_runs.py, 15 CPU-minutes on dfdc_faces + synth_lfw,
+# mean val AUC: 64 px 0.635/0.629 (seeds 0/1), 96 px 0.618 (2.8x fewer crops seen). (The
+# earlier 2-minute DFDC-only ci/bench_crop_size.py runs had 96 px narrowly ahead, in noise.)
+CPU_TRAIN_SIZE = 64
 CHOICES = {"device": ("auto", "cpu", "cuda"), "amp": ("auto", "bf16", "off"),  # the values of
            "schedule": ("cosine", "constant")}  # TrainConfig's fields with a fixed set
 
@@ -83,7 +83,7 @@ class TrainConfig:
     masks: Mapping[str, str] = field(  # {head: mask kind}
         default_factory=lambda: {"fake": "real_or_cvm", "face": "cvm"})
     size: int = 128  # side the aligned faces are resized to when loaded
-    train_size: int | None = None  # random crop side; None: 64 (CPU_TRAIN_SIZE) on CPU, size on GPU
+    train_size: int | None = None  # random crop side; None: 64 on CPU (CPU_TRAIN_SIZE), else size
     eval_size: int | None = None  # centre crop side for validation; None: size (whole face)
     final_size: int | None = None  # crop side for the run's last final_fraction (e.g. 128)
     final_fraction: float = 0.0  # last fraction of the run's progress trained at final_size

@@ -73,7 +73,8 @@ class TestTrainConfig:
 
     def test_active_head_needs_a_mask_kind(self):
         with pytest.raises(ValueError, match="head 'face' has lambda_seg > 0 but no mask kind"):
-            TrainConfig(lambda_cls=0.5, lambda_seg={"fake": 0.3, "face": 0.2}, masks={"fake": "cvm"})
+            TrainConfig(lambda_cls=0.5, lambda_seg={"fake": 0.3, "face": 0.2},
+                        masks={"fake": "cvm"})
 
     def test_rejects_unknown_mask_kind(self):
         with pytest.raises(ValueError, match="mask kind 'hull' of head 'fake'"):

@@ -7,9 +7,9 @@ weights (lambda_cls, lambda_seg per head) with a mask kind per head, and a seed.
 everything else (image size, crops, widths, epochs, data caps): ``quick`` fits a 2-core
 CPU in minutes; ``long`` trains 3x longer on synth c23 only (Table 1: lambda_seg 0 vs
 0.3; Table 3: cases 1-3, real masks vs CVM), where our synthetic fakes stay near chance
-at the quick budget; ``cpu`` trains the paper's full network with the trainer's CPU recipe for a fixed
-CPU time per run on all the data (hours per table: run it in the background, it
-resumes); ``full`` keeps the paper's whole grid and is meant for a GPU;
+at the quick budget; ``cpu`` trains the paper's full network with the trainer's CPU
+recipe for a fixed CPU time per run on all the data (many hours per table: run it in the
+background, it resumes); ``full`` keeps the paper's whole grid and is meant for a GPU;
 ``tiny`` exists for tests and CI.
 """
 
@@ -66,7 +66,8 @@ class Budget:
                 f"{self.train_size or self.size} px, widths "
                 f"{'default' if self.widths is None else self.widths}, {self.epochs} epochs, "
                 f"batch {self.batch_size}, lr {self.lr}, images train/val/test <= {caps}"
-                + (f", {self.cpu_minutes:g} CPU-minutes a run" if self.cpu_minutes is not None else "")
+                + (f", {self.cpu_minutes:g} CPU-minutes a run"
+                   if self.cpu_minutes is not None else "")
                 + (f"; {self.note}" if self.note else ""))
 
 
