@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from minilocal.folder import find_dataset
+from minilocal.paths import find_dataset
 from minilocal.model import LocalFeatureNet
 from minilocal.train import TrainConfig, fit, load_splits
 
@@ -91,7 +91,7 @@ def main() -> None:
     if args.step_speed:
         step_speed([int(s) for s in args.sizes.split(",")], args.batch_size)
         return
-    root = Path(args.data) if Path(args.data).is_dir() else find_dataset(args.data)
+    root = find_dataset(args.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]

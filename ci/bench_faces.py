@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=600, help="DFDC crops to time (default 600)")
     parser.add_argument("--frames", type=int, default=16, help="frames per FF++ video")
     args = parser.parse_args()
-    from minilocal.folder import find_dataset
+    from minilocal.paths import find_dataset
 
     dfdc = find_dataset("dfdc_faces")
     paths = sorted(str(p) for p in (dfdc / "real").glob("*.jpg"))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minilocal import synth  # noqa: E402
 from minilocal.synth._workers import _imap  # noqa: E402  (the pool minilocal synth uses)
 from minilocal.synth.dataset import _fakes_of  # noqa: E402
-from minilocal.folder import build_dir, find_dataset  # noqa: E402
+from minilocal.paths import build_dir, find_dataset  # noqa: E402
 
 TARGETS = {"faceswap": 50, "sbi": 200, "partswap": 200}  # fakes/s with 2 workers
 

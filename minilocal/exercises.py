@@ -43,9 +43,11 @@ def is_answered(answer: Any) -> bool:
 
 
 def _candidates() -> list[Path]:
-    here = Path(__file__).resolve().parent.parent  # the checkout, for an editable install
-    cwd = Path.cwd()
-    return [here / SOLUTIONS_FILE, cwd / SOLUTIONS_FILE, cwd / Path(SOLUTIONS_FILE).name]
+    from .paths import project_root
+
+    root, cwd = project_root(), Path.cwd()  # the checkout, for an editable install
+    return ([root / SOLUTIONS_FILE] if root is not None else []) + [
+        cwd / SOLUTIONS_FILE, cwd / Path(SOLUTIONS_FILE).name]
 
 
 def solutions_module(path: str | Path | None = None) -> ModuleType:

@@ -34,8 +34,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "COLUMNS", "METADATA", "REJECTS", "LABELS", "FaceRecord", "FaceSet", "FolderWriter",
-    "read_records", "load_folder", "assign_splits", "write_records", "data_roots",
-    "find_dataset", "build_dir", "built_dataset", "project_root", "format_landmarks",
+    "read_records", "load_folder", "assign_splits", "write_records", "format_landmarks",
     "parse_landmarks",
 ]
 
@@ -77,68 +76,6 @@ def parse_landmarks(text: str) -> np.ndarray | None:
     if not text:
         return None
     return np.array(text.split(), np.float32).reshape(-1, 2)
-
-
-def project_root() -> Path | None:
-    """The source checkout minilocal runs from (where pyproject.toml is), else None.
-
-    Lets notebooks and tests find data and build/ whatever their working directory
-    (Jupyter starts kernels in tutorials/)."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "pyproject.toml").is_file() else None
-
-
-def data_roots() -> list[Path]:
-    """Where raw datasets are looked for, in order: $MINILOCAL_DATA, ./datasets_small,
-    ../shared/datasets (relative to the working directory, then to the checkout), and
-    build/data/raw (where `minilocal data download` puts them)."""
-    roots = []
-    if os.environ.get("MINILOCAL_DATA"):
-        roots.append(Path(os.environ["MINILOCAL_DATA"]))
-    bases = [Path(".")]
-    root = project_root()
-    if root is not None and root != Path(".").resolve():
-        bases.append(root)
-    for base in bases:
-        roots += [base / "datasets_small", base / ".." / "shared" / "datasets"]
-    roots.append(build_dir() / "raw")
-    return roots
-
-
-def build_dir() -> Path:
-    """Where minilocal writes datasets it builds: $MINILOCAL_BUILD, else build/data in the
-    checkout (or in the working directory when minilocal is installed elsewhere)."""
-    if os.environ.get("MINILOCAL_BUILD"):
-        return Path(os.environ["MINILOCAL_BUILD"])
-    return (project_root() or Path(".")) / "build" / "data"
-
-
-def find_dataset(name: str) -> Path:
-    """The first data root that holds the raw dataset ``name``.
-
-    Raises:
-        FileNotFoundError: naming every place that was searched.
-    """
-    candidates = [r / name for r in data_roots()]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise FileNotFoundError(f"dataset {name!r} not found; searched: "
-                            + ", ".join(str(c) for c in candidates))
-
-
-def built_dataset(name: str) -> Path:
-    """A folder-format dataset that minilocal built (``build_dir() / name``).
-
-    Raises:
-        FileNotFoundError: with the command that builds it, if it is not there.
-    """
-    path = build_dir() / name
-    if not (path / METADATA).is_file():
-        raise FileNotFoundError(
-            f"built dataset {name!r} not found at {path}; build it first, e.g. "
-            f"`minilocal preprocess ../shared/datasets/dfdc_faces {path} --kind dfdc_faces`")
-    return path
 
 
 def read_records(root: str | Path) -> list[FaceRecord]:

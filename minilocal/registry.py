@@ -32,14 +32,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .folder import build_dir, data_roots
+from .paths import build_dir, data_roots, in_project, locate
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "REGISTRY_ENV", "BASE_URL_ENV", "DatasetEntry", "VerifyReport", "DownloadReport",
     "DownloadError", "UnsafeArchiveError", "registry_path", "load_registry",
-    "list_datasets", "dataset_info", "locate", "default_dest", "read_manifest",
+    "list_datasets", "dataset_info", "default_dest", "read_manifest",
     "write_manifest", "sha256_file", "verify", "fetch", "download", "extract_archive",
 ]
 
@@ -120,8 +120,8 @@ class DatasetEntry:
 def registry_path(registry: str | Path | None = None) -> Path:
     """``registry``, else $MINILOCAL_REGISTRY, else datasets_small/registry.json of the repo."""
     if registry is None:
-        registry = os.environ.get(REGISTRY_ENV) or (
-            Path(__file__).resolve().parents[1] / "datasets_small" / "registry.json")
+        registry = os.environ.get(REGISTRY_ENV) or in_project(
+            Path("datasets_small") / "registry.json")
     return Path(registry)
 
 
@@ -199,14 +199,6 @@ def dataset_info(name: str, registry: str | Path | None = None) -> DatasetEntry:
     if name not in entries:
         raise ValueError(f"unknown dataset {name!r}; registered: {sorted(entries)}")
     return entries[name]
-
-
-def locate(name: str) -> Path | None:
-    """The first folder holding dataset ``name``: the data roots, then build/data/raw."""
-    for root in data_roots():
-        if (root / name).is_dir():
-            return root / name
-    return None
 
 
 def default_dest(name: str) -> Path:
@@ -292,7 +284,8 @@ def verify(name: str, root: str | Path | None = None, *, registry: str | Path | 
 
     Args:
         name: a registered dataset.
-        root: the dataset folder. Default: :func:`locate` (data roots, build/data/raw).
+        root: the dataset folder. Default: :func:`~minilocal.paths.locate` (data roots,
+            build/data/raw).
         registry: registry.json to use (default: see :func:`registry_path`).
         workers: hashing threads. Default: 2.
         progress: show a tqdm bar. Default: False.

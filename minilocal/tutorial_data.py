@@ -28,39 +28,19 @@ import numpy as np
 import torch
 
 from .checkpoint import default_checkpoint, load_checkpoint
-from .folder import (METADATA, SPLITS, FaceRecord, assign_splits, build_dir, built_dataset,
-                     find_dataset, read_records, write_records)
+from .folder import METADATA, SPLITS, FaceRecord, assign_splits, read_records, write_records
 from .model import LocalFeatureNet
+from .paths import build_dir, built_dataset, find_dataset
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DATASETS", "QUICK_WIDTHS", "enter_project_root", "tutorial_dir", "tutorial_dataset",
-           "tutorial_model"]
+__all__ = ["DATASETS", "QUICK_WIDTHS", "tutorial_dir", "tutorial_dataset", "tutorial_model"]
 
 # dataset name -> adapter kind for raw data (None: synthetic fakes made from lfw_faces)
 DATASETS = {"dfdc_faces": "dfdc_faces", "lfw_faces": "lfw_faces", "gan_faces": "gan_faces",
             "ffpp_c23": "ffpp", "synth_lfw": None}
 QUICK_WIDTHS = (16, 24, 32, 48, 48, 64, 64, 64)  # a ~8x cheaper LocalFeatureNet for CPU demos
 SYNTH_FAKES_PER_REAL = 3  # make_fakes(method="all"): faceswap, sbi and partswap per real
-
-
-def enter_project_root() -> Path:
-    """Work from the repository root when a notebook kernel starts in ``tutorials/``.
-
-    Jupyter (``make lab``) and nbval start a notebook's kernel in the notebook's folder, but
-    minilocal's relative defaults (``./datasets_small``, ``../shared/datasets``,
-    ``./build/data``) are relative to the repository root, where papermill and the CLI
-    run. When the working directory is the ``tutorials`` folder of a minilocal checkout
-    (its parent holds ``minilocal/__init__.py``), change to that parent; else do nothing.
-
-    Returns:
-        the working directory afterwards.
-    """
-    cwd = Path.cwd()
-    if cwd.name == "tutorials" and (cwd.parent / "minilocal" / "__init__.py").is_file():
-        os.chdir(cwd.parent)
-        logger.info("working directory: %s", cwd.parent)
-    return Path.cwd()
 
 
 def tutorial_dir() -> Path:
@@ -173,7 +153,7 @@ def tutorial_dataset(name: str, n: int | None = 256, seed: int = 0, split: str |
     * else a cached subset in :func:`tutorial_dir`: a seeded sample with the same share of
       every split and label as the full dataset (or only faces of ``split``), copied from
       the built dataset when that exists, else aligned from the raw data
-      (:func:`~minilocal.folder.find_dataset`, :func:`~minilocal.adapters.build_dataset`:
+      (:func:`~minilocal.paths.find_dataset`, :func:`~minilocal.adapters.build_dataset`:
       a few seconds for a hundred faces). Splits are the full dataset's, by group;
     * ``synth_lfw``: ``n / 4`` real LFW faces (``tutorial_dataset("lfw_faces", n / 4)``)
       and, for each, one FaceSwap, one self-blended and one part-swap fake with its exact

@@ -17,7 +17,7 @@ PEOPLE = {"Aaron_Peirsol": ["Aaron_Peirsol_0001.jpg", "Aaron_Peirsol_0004.jpg"],
 
 @pytest.fixture(scope="module")
 def lfw_root():
-    from minilocal.folder import find_dataset
+    from minilocal.paths import find_dataset
 
     try:
         return find_dataset("lfw_faces")

@@ -486,7 +486,7 @@ def test_evaluate_metadata_without_file_column(tmp_path, checkpoint, capsys):
 @pytest.fixture(scope="module")
 def face_rgb():
     from minilocal.faces import read_image
-    from minilocal.folder import find_dataset
+    from minilocal.paths import find_dataset
 
     try:
         root = find_dataset("lfw_faces")

@@ -24,7 +24,7 @@ from minilocal.faces import (
     read_image,
     to_rgb,
 )
-from minilocal.folder import find_dataset
+from minilocal.paths import find_dataset
 from minilocal.masks import cvm
 
 

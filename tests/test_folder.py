@@ -9,7 +9,6 @@ import pytest
 from minilocal.folder import (
     FolderWriter,
     assign_splits,
-    find_dataset,
     load_folder,
     parse_landmarks,
     read_records,
@@ -87,12 +86,6 @@ class TestReaders:
         with pytest.raises(ValueError, match="lacks required columns"):
             read_records(tmp_path)
 
-    def test_find_dataset_names_where_it_looked(self, tmp_path, monkeypatch):
-        monkeypatch.setenv("MINILOCAL_DATA", str(tmp_path))
-        (tmp_path / "mine").mkdir()
-        assert find_dataset("mine") == tmp_path / "mine"
-        with pytest.raises(FileNotFoundError, match="searched"):
-            find_dataset("no_such_dataset")
 
 
 class TestSplits:
@@ -136,27 +129,3 @@ class TestLoad:
         assert len(train) == sum(r.split == "train" for r in recs)
         with pytest.raises(ValueError, match="no images"):
             load_folder(dataset, split="nonexistent")
-
-
-def test_built_dataset_says_how_to_build_it(tmp_path, monkeypatch):
-    from minilocal.folder import built_dataset
-
-    monkeypatch.setenv("MINILOCAL_BUILD", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="minilocal preprocess"):
-        built_dataset("dfdc_faces")
-    with FolderWriter(tmp_path / "dfdc_faces") as w:
-        w.add(face(1), "real")
-    assert built_dataset("dfdc_faces") == tmp_path / "dfdc_faces"
-
-
-def test_data_is_found_from_another_working_directory(tmp_path, monkeypatch):
-    """Jupyter starts kernels in tutorials/: data roots must not depend on the cwd."""
-    from minilocal.folder import build_dir, data_roots, project_root
-
-    monkeypatch.delenv("MINILOCAL_BUILD", raising=False)
-    monkeypatch.delenv("MINILOCAL_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)
-    root = project_root()
-    assert root is not None and (root / "minilocal" / "folder.py").is_file()
-    assert build_dir() == root / "build" / "data"
-    assert root / ".." / "shared" / "datasets" in data_roots()

@@ -215,7 +215,7 @@ def test_a_broken_marker_is_a_clear_error(tmp_path, text, phrase):
 def raw(tmp_path_factory):
     """real/ and fake/ photos: 3 faces each (one LFW photo, flipped and shifted) and an
     undecodable file (a reject)."""
-    from minilocal.folder import find_dataset
+    from minilocal.paths import find_dataset
 
     try:
         photo = cv2.imread(str(find_dataset("lfw_faces") / "Aaron_Peirsol" /

@@ -15,7 +15,7 @@ from minilocal.folder import read_records
 
 @pytest.fixture(scope="module")
 def face_jpg():
-    from minilocal.folder import find_dataset
+    from minilocal.paths import find_dataset
 
     try:
         return (find_dataset("lfw_faces") / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg").resolve()

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from minilocal import registry as reg
+from minilocal.paths import locate
 from minilocal.registry import (
     DownloadError,
     UnsafeArchiveError,
@@ -28,7 +29,6 @@ from minilocal.registry import (
     fetch,
     list_datasets,
     load_registry,
-    locate,
     read_manifest,
     verify,
 )

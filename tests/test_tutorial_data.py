@@ -10,9 +10,9 @@ import torch
 import minilocal as ml
 from minilocal import tutorial_data
 from minilocal.checkpoint import save_checkpoint
-from minilocal.folder import FaceRecord, FolderWriter, assign_splits, find_dataset, read_records
-from minilocal.tutorial_data import (QUICK_WIDTHS, enter_project_root, tutorial_dataset,
-                                     tutorial_dir, tutorial_model)
+from minilocal.folder import FaceRecord, FolderWriter, assign_splits, read_records
+from minilocal.paths import find_dataset
+from minilocal.tutorial_data import QUICK_WIDTHS, tutorial_dataset, tutorial_dir, tutorial_model
 
 
 @pytest.fixture
@@ -36,22 +36,6 @@ def write_built(root: Path, n_per_cell: dict, size: int = 40) -> None:
                     mask[size // 4:3 * size // 4, size // 4:3 * size // 4] = 1
                 w.add(image, label, mask=mask, split=split, group=f"{split}{k}",
                       name=f"{split}_{label}_{k:03d}")
-
-
-class TestEnterProjectRoot:
-    def test_moves_from_tutorials_to_the_checkout_root(self, tmp_path, monkeypatch):
-        (tmp_path / "minilocal").mkdir()
-        (tmp_path / "minilocal" / "__init__.py").write_text("")
-        (tmp_path / "tutorials").mkdir()
-        monkeypatch.chdir(tmp_path / "tutorials")
-        assert enter_project_root() == tmp_path and Path.cwd() == tmp_path
-
-    def test_stays_anywhere_else(self, tmp_path, monkeypatch):
-        (tmp_path / "tutorials").mkdir()  # a tutorials folder, but not in a checkout
-        monkeypatch.chdir(tmp_path / "tutorials")
-        assert enter_project_root() == tmp_path / "tutorials"
-        monkeypatch.chdir(tmp_path)
-        assert enter_project_root() == tmp_path
 
 
 class TestTutorialDataset:
@@ -140,7 +124,7 @@ class TestTutorialDataset:
     def test_missing_raw_and_built_data_raises(self, build, tmp_path, monkeypatch):
         monkeypatch.setenv("MINILOCAL_DATA", str(tmp_path / "nothing"))
         monkeypatch.chdir(tmp_path)  # no ./datasets_small, no ../shared/datasets
-        monkeypatch.setattr("minilocal.folder.project_root", lambda: None)  # nor beside the checkout
+        monkeypatch.setattr("minilocal.paths.project_root", lambda: None)  # nor beside the checkout
         with pytest.raises(FileNotFoundError, match="dataset 'gan_faces' not found"):
             tutorial_dataset("gan_faces", n=4)
         assert not (build / "tutorial" / "gan_faces_n4_s0").exists()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minilocal.faces import read_image
-from minilocal.folder import find_dataset
+from minilocal.paths import find_dataset
 from minilocal.video import (
     FFPPVideo,
     ffpp_videos,

@@ -194,7 +194,7 @@ class TestSamples:
         monkeypatch.chdir(tmp_path)
         monkeypatch.delenv("MINILOCAL_DATA", raising=False)
         monkeypatch.setenv("MINILOCAL_BUILD", str(tmp_path / "build" / "data"))
-        monkeypatch.setattr("minilocal.folder.project_root", lambda: None)  # only tmp_path data
+        monkeypatch.setattr("minilocal.paths.project_root", lambda: None)  # only tmp_path data
         return tmp_path
 
     def test_folder_sample_is_balanced_and_prefers_masks(self, roots):

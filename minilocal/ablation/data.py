@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from ..faces import read_decoded
-from ..folder import (FaceRecord, FaceSet, assign_splits, build_dir, parse_landmarks,
-                      read_records)
+from ..folder import FaceRecord, FaceSet, assign_splits, parse_landmarks, read_records
 from ..masks import cvm as cvm_mask
+from ..paths import build_dir
 
 logger = logging.getLogger(__name__)
 

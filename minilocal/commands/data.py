@@ -51,7 +51,8 @@ def add_parser(sub) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..registry import load_registry, locate
+    from ..paths import locate
+    from ..registry import load_registry
 
     rows = []
     for name, entry in sorted(load_registry(args.registry).items()):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -16,7 +15,7 @@ def add_parser(sub) -> None:
                        "compression, and localization, on a dataset")
     p.add_argument("--data", required=True,
                    help="dataset directory (folder format, or real/ + fake/), or a dataset "
-                        "name found by minilocal.folder.find_dataset")
+                        "name found by minilocal.paths.find_dataset")
     p.add_argument("--split", default="test", help="split to evaluate; 'all' for every row "
                    "(default: test)")
     p.add_argument("--checkpoint", default=None,
@@ -62,16 +61,6 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def resolve_data(data: str) -> Path:
-    """A dataset directory from a path or a dataset name."""
-    path = Path(data)
-    if path.is_dir():
-        return path
-    from ..folder import find_dataset
-
-    return find_dataset(data)
-
-
 def jsonable(value):
     """NaN -> None recursively, so the output is strict JSON."""
     if isinstance(value, float) and math.isnan(value):
@@ -84,9 +73,9 @@ def jsonable(value):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate import evaluate, load_eval_set
-
     from ..cli import check_crop_size, check_positive
+    from ..evaluate import evaluate, load_eval_set
+    from ..paths import find_dataset
 
     sizes = parse_sizes(args.sizes)
     for size in sizes:
@@ -94,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     check_crop_size(args.image_size, "--image-size")
     check_positive(args.batch_size, "--batch-size")
     check_positive(args.limit, "--limit")
-    root = resolve_data(args.data)
+    root = find_dataset(args.data)
     model, config = load_model(args.checkpoint, args.device)
     align = {"auto": None, "yes": True, "no": False}[args.align]
     faces = load_eval_set(root, split=args.split, size=args.image_size, align=align,

@@ -59,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..adapters import build_dataset
-    from ..folder import find_dataset
+    from ..paths import find_dataset
 
-    src = Path(args.src)
-    if not src.is_dir() and len(src.parts) == 1:
+    src = Path(args.src)  # a folder or a file (video, image)
+    if not src.exists():
         src = find_dataset(args.src)  # a name: ./datasets_small, ../shared/datasets, ...
     check_args(args, src)
     summary = build_dataset(args.kind, src, args.out, size=args.size, limit=args.limit,

@@ -127,15 +127,10 @@ def resolve_lambdas(lambda_cls: float | None, lambda_seg: str | None,
     return lambda_cls, {heads[0]: round(1.0 - lambda_cls, 10)}
 
 
-def _dataset(name: str) -> Path:
-    from ..folder import find_dataset
-
-    return Path(name) if Path(name).is_dir() else find_dataset(name)
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..paths import find_dataset
     from ..train import TrainConfig, train
 
     if args.threads:
@@ -157,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         lambda_cls=lambda_cls, lambda_seg=lambda_seg, masks=masks,
         final_fraction=(args.final_fraction if args.final_fraction is not None
                         else 0.25 if args.final_size else 0.0), **widths)
-    data = [_dataset(d) for d in args.data]
+    data = [find_dataset(d) for d in args.data]
     history = train(config, data, out=args.out, resume=args.resume, progress=not args.quiet)
     import os
 

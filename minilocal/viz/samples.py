@@ -20,27 +20,15 @@ import numpy as np
 import torch
 
 from ..faces import read_decoded
-from ..folder import FaceRecord, FaceSet, build_dir, find_dataset, parse_landmarks, read_records
+from ..folder import FaceRecord, FaceSet, parse_landmarks, read_records
 from ..masks import cvm, real_mask
+from ..paths import dataset_candidates
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEMO_DATASETS", "sample_faces"]
 
 DEMO_DATASETS = ("synth_lfw", "dfdc_faces")  # tried in order when no name is given
-
-
-def _locate(name: str) -> list[Path]:
-    """A dataset directory given as a path, else the built dataset under build/data, then
-    the first data root holding ``name``."""
-    if (Path(name) / "metadata.csv").is_file() or (Path(name) / "real").is_dir():
-        return [Path(name)]
-    roots = [build_dir() / name] if (build_dir() / name / "metadata.csv").is_file() else []
-    try:
-        found = find_dataset(name)
-    except FileNotFoundError:
-        return roots
-    return roots + [found] if found.resolve() not in [r.resolve() for r in roots] else roots
 
 
 def _is_raw_pairs(root: Path) -> bool:
@@ -145,9 +133,9 @@ def sample_faces(name: str | None = None, n: int = 16, size: int = 128,
     """A small balanced sample of faces, fakes and reals interleaved (fake first).
 
     Args:
-        name: a dataset directory, or a dataset name (found under build/data, then by
-            :func:`~minilocal.folder.find_dataset`). Default: the first of
-            DEMO_DATASETS that exists.
+        name: a dataset directory, or a dataset name (found under build/data, then in
+            the data roots: :func:`~minilocal.paths.find_dataset`). Default: the first
+            of DEMO_DATASETS that exists.
         n: number of faces (fewer if the dataset is smaller). Default: 16.
         size: faces are resized to size x size. Default: 128.
         split: take rows of this split when the dataset has it. Default: "test".
@@ -169,7 +157,7 @@ def sample_faces(name: str | None = None, n: int = 16, size: int = 128,
     if size < 33:
         raise ValueError(f"size must be at least the 33 px receptive field, got {size}")
     names = [name] if name else list(DEMO_DATASETS)
-    roots = [root for candidate in names for root in _locate(candidate)]
+    roots = [root for candidate in names for root in dataset_candidates(candidate, built=True)]
     for root in roots:
         if need_masks and not _has_masks(root):
             continue
