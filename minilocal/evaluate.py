@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .folder import FaceSet, format_landmarks, load_folder, read_records
+from .folder import FaceSet, format_landmarks, read_records
 from .metrics import binary_metrics, localization_report
 from .model import RECEPTIVE_FIELD, fake_probability_map, p_fake, seg_score
 from .receptive_field import upsample_to_input
@@ -283,12 +283,7 @@ def load_eval_set(root: str | Path, split: str | None = "test", size: int = 128,
         align = not _looks_aligned(root, records, size)
         logger.info("%s: %s", root, "raw images, aligning faces" if align else "aligned crops")
     if not align:
-        wanted = {r.file for r in records}
-        faces = load_folder(root, split=None if split in (None, "all") else split, size=size,
-                            progress=progress)
-        if len(faces) != len(wanted):
-            faces = faces.subset([i for i, r in enumerate(faces.records) if r.file in wanted])
-        return faces
+        return FaceSet.from_records(root, records, size, progress=progress)
     return _align_records(root, records, size, progress)
 
 
@@ -307,7 +302,7 @@ def _align_records(root: Path, records, size: int, progress: bool) -> FaceSet:
             continue
         images.append(crop.image)
         pts = None if crop.landmarks is None else np.asarray(crop.landmarks, np.float32)
-        hulls.append(cvm(pts, size, size) if pts is not None else np.zeros((size, size), np.uint8))
+        hulls.append(cvm(pts, size, size) if pts is not None else None)
         box = crop.box if isinstance(crop.box, str) else " ".join(
             str(int(round(float(v)))) for v in crop.box)
         kept.append(replace(r, box=box, detection=str(crop.detection), mask="",
@@ -320,13 +315,4 @@ def _align_records(root: Path, records, size: int, progress: bool) -> FaceSet:
     if any(r.mask for r in records):
         logger.warning("%s: true masks of raw images are not aligned; localization skipped",
                        root)
-    N = len(kept)
-    return FaceSet(
-        images=torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
-        labels=torch.tensor([0 if r.label == "real" else 1 for r in kept], dtype=torch.long),
-        masks=torch.zeros(N, size, size, dtype=torch.uint8),
-        has_mask=torch.zeros(N, dtype=torch.bool),
-        cvm=torch.from_numpy(np.stack(hulls)),
-        has_cvm=torch.tensor([bool(r.landmarks) for r in kept]),
-        records=kept,
-    )
+    return FaceSet.from_arrays(kept, images, hulls=hulls)

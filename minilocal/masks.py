@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 __all__ = ["MASK_KINDS", "MIN_CHANGE", "zeros_mask", "ones_mask", "cvm", "real_mask",
-           "label_mask", "changed_mask"]
+           "label_masks", "label_mask", "changed_mask"]
 
 MASK_KINDS = ("zeros", "ones", "cvm", "real", "real_or_cvm")
 MIN_CHANGE = 3  # grey levels: a masked pixel changed by less is labelled real for training
@@ -155,45 +155,81 @@ def changed_mask(real, fake, mask, min_change: int = MIN_CHANGE):
     return ((diff >= min_change) & (mask > 0)).to(torch.uint8)
 
 
-def label_mask(kind: str, label: int, height: int, width: int,
-               landmarks: np.ndarray | None = None,
-               forgery_mask: np.ndarray | None = None,
-               gate_by_label: bool = True) -> np.ndarray:
-    """The (H, W) dense label of one image for a mask kind, as the paper assigns them.
+def label_masks(kind: str, labels, forgery, has_forgery, hulls, gate_by_label: bool = True):
+    """The dense labels of a batch for one mask kind, as the paper assigns them (tensors).
 
     A head that predicts manipulated pixels (``gate_by_label=True``, e.g. ``fake``) gets
     zeros for every real image (label 0) and, for a fake (label 1):
 
     * ``zeros``: zeros; ``ones``: ones (OM, fully generated images);
-    * ``cvm``: the convex hull of ``landmarks``;
-    * ``real``: the true ``forgery_mask``;
-    * ``real_or_cvm``: the ``forgery_mask`` when given, else the CVM of ``landmarks``.
+    * ``cvm``: its landmarks' convex hull (``hulls``);
+    * ``real``: its true forgery mask (``forgery``; zeros where none is known);
+    * ``real_or_cvm``: the forgery mask where there is one (``has_forgery``), else the CVM.
 
     A head that predicts the face region (``gate_by_label=False``, e.g. ``face``) gets the
-    same mask for real and fake images (CVM, or the forgery mask where there is one).
+    same mask for real and fake images.
+
+    Args:
+        kind: one of MASK_KINDS.
+        labels: (B,) int, 0 real, 1 fake.
+        forgery: (B, H, W) uint8 {0, 1} true forgery masks.
+        has_forgery: (B,) bool, the rows with a true forgery mask.
+        hulls: (B, H, W) uint8 {0, 1} CVMs.
+        gate_by_label: zeros for real images. Default: True.
+
+    Returns:
+        (B, H, W) uint8 in {0, 1}, on the device of ``hulls``.
+
+    Raises:
+        ValueError: on an unknown kind.
+    """
+    import torch
+
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
+    if kind in ("zeros", "ones"):
+        m = torch.full(tuple(hulls.shape), int(kind == "ones"), dtype=torch.uint8,
+                       device=hulls.device)
+    elif kind == "real_or_cvm":
+        m = torch.where(has_forgery.to(forgery.device)[:, None, None], forgery, hulls)
+    else:
+        m = hulls if kind == "cvm" else forgery
+    return m * labels.to(m.device, torch.uint8)[:, None, None] if gate_by_label else m
+
+
+def label_mask(kind: str, label: int, height: int, width: int,
+               landmarks: np.ndarray | None = None,
+               forgery_mask: np.ndarray | None = None,
+               gate_by_label: bool = True) -> np.ndarray:
+    """The (H, W) dense label of one image for a mask kind: :func:`label_masks` of one row.
+
+    Only what the label needs must be given: ``landmarks`` for the CVM of ``cvm`` (and of
+    ``real_or_cvm`` without a forgery mask), ``forgery_mask`` for ``real`` on a fake;
+    nothing for a real image of a head with ``gate_by_label`` (zeros).
 
     Raises:
         ValueError: on an unknown kind or when the landmarks / forgery mask it needs are
             missing or of the wrong shape.
     """
-    if kind not in MASK_KINDS:
-        raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
+    import torch
+
     if label not in (0, 1):
         raise ValueError(f"label must be 0 (real) or 1 (fake), got {label!r}")
-    if kind == "zeros" or (gate_by_label and label == 0):
-        return zeros_mask(height, width)
-    if kind == "ones":
-        return ones_mask(height, width)
-    if kind == "real_or_cvm":
-        kind = "cvm" if forgery_mask is None else "real"
-    if kind == "cvm":
+    _check_size(height, width)
+    live = label == 1 or not gate_by_label  # else zeros, whatever is given
+    exact = hull = None
+    if live and forgery_mask is not None and kind in ("real", "real_or_cvm"):
+        if np.shape(forgery_mask) != (height, width):
+            raise ValueError(f"forgery mask must be ({height}, {width}), got "
+                             f"{np.shape(forgery_mask)}")
+        exact = (np.asarray(forgery_mask) > 0).astype(np.uint8)
+    if live and (kind == "cvm" or (kind == "real_or_cvm" and exact is None)):
         if landmarks is None:
             raise ValueError("mask kind 'cvm' needs landmarks")
-        return cvm(landmarks, height, width)
-    if forgery_mask is None:
-        if label == 0:
-            return zeros_mask(height, width)
+        hull = cvm(landmarks, height, width)
+    if kind == "real" and exact is None and label == 1:
         raise ValueError("mask kind 'real' needs the forgery mask of each fake image")
-    if forgery_mask.shape != (height, width):
-        raise ValueError(f"forgery mask must be ({height}, {width}), got {forgery_mask.shape}")
-    return (np.asarray(forgery_mask) > 0).astype(np.uint8)
+    zeros = torch.zeros(1, height, width, dtype=torch.uint8)
+    row = lambda a: zeros if a is None else torch.from_numpy(a)[None]  # noqa: E731
+    return label_masks(kind, torch.tensor([label]), row(exact), torch.tensor([exact is not None]),
+                       row(hull), gate_by_label)[0].numpy()

@@ -3,10 +3,10 @@
 :func:`load_splits` reads folder-format datasets into in-memory
 :class:`~minilocal.folder.FaceSet` splits; :func:`check_data` says whether they can train
 the heads of a :class:`~minilocal.train.TrainConfig`. The labels follow the pixels:
-:func:`head_masks` gives each head its dense mask (real images: zeros, except for the
-``face`` head), :func:`changed_masks` keeps an exact mask's pixels that really changed, and
-:func:`crop_labels` calls a training crop real when none of its receptive-field centres
-falls on a fake pixel.
+:func:`head_masks` gives each head its dense mask (:func:`~minilocal.masks.label_masks`;
+real images: zeros, except for the ``face`` head), :func:`changed_masks` keeps an exact
+mask's pixels that really changed, and :func:`crop_labels` calls a training crop real
+when none of its receptive-field centres falls on a fake pixel.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import torch
 
 from .folder import FaceSet, assign_splits, load_folder, read_records
-from .masks import MIN_CHANGE, changed_mask
+from .masks import MIN_CHANGE, changed_mask, label_masks
 from .status import warn_if_incomplete
 
 if TYPE_CHECKING:  # train.py imports this module
@@ -32,10 +32,8 @@ FACE_HEAD = "face"  # the head that predicts the face region for every image (re
 
 def head_masks(data: FaceSet, index: torch.Tensor, masks: Mapping[str, str],
                heads: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Dense masks of a batch for each head, as :func:`~minilocal.masks.label_mask` assigns.
-
-    The ``face`` head gets its mask for every image; any other head predicts manipulated
-    pixels, so real images get zeros.
+    """Dense masks of a batch for each head: :func:`~minilocal.masks.label_masks` of its
+    kind, gated by the label (real images: zeros) for every head but the ``face`` head.
 
     Args:
         data: the FaceSet (tensors on any device).
@@ -46,21 +44,10 @@ def head_masks(data: FaceSet, index: torch.Tensor, masks: Mapping[str, str],
     Returns:
         {head: (B, H, W) uint8 in {0, 1}}.
     """
-    out, labels = {}, data.labels[index].to(torch.uint8)[:, None, None]
-    B, (H, W) = len(index), data.images.shape[-2:]
-    for head in heads:
-        kind = masks[head]
-        if kind in ("zeros", "ones"):
-            m = torch.full((B, H, W), int(kind == "ones"), dtype=torch.uint8,
-                           device=data.images.device)
-        elif kind == "real_or_cvm":
-            exact = data.has_mask[index.to(data.has_mask.device)].to(data.masks.device)
-            exact = exact[:, None, None]
-            m = torch.where(exact, data.masks[index], data.cvm[index])
-        else:
-            m = (data.cvm if kind == "cvm" else data.masks)[index]
-        out[head] = m if head == FACE_HEAD else m * labels
-    return out
+    exact = data.has_mask[index.to(data.has_mask.device)]
+    return {head: label_masks(masks[head], data.labels[index], data.masks[index], exact,
+                              data.cvm[index], gate_by_label=head != FACE_HEAD)
+            for head in heads}
 
 
 def check_data(data: FaceSet, config: TrainConfig, name: str = "train") -> None:
@@ -140,14 +127,6 @@ def crop_labels(labels: torch.Tensor, exact: torch.Tensor, fake_centres: torch.T
     return torch.where(real_crop, torch.zeros_like(labels), labels)
 
 
-def _concat(sets: Sequence[FaceSet]) -> FaceSet:
-    if len(sets) == 1:
-        return sets[0]
-    return FaceSet(*(torch.cat([getattr(s, k) for s in sets]) for k in
-                     ("images", "labels", "masks", "has_mask", "cvm", "has_cvm")),
-                   records=[r for s in sets for r in s.records])
-
-
 def load_splits(data: str | Path | Iterable[str | Path], config: TrainConfig,
                 progress: bool = False) -> tuple[FaceSet, FaceSet]:
     """Load the train and val splits of one or more folder-format datasets.
@@ -175,7 +154,7 @@ def load_splits(data: str | Path | Iterable[str | Path], config: TrainConfig,
             fs = load_folder(root, size=config.size, progress=progress)
             fs.records = assign_splits(fs.records, config.fractions, config.seed)
             parts.append(fs)
-    faces = changed_masks(_concat(parts), config.min_change)
+    faces = changed_masks(FaceSet.concat(parts), config.min_change)
     out = []
     for split in ("train", "val"):
         idx = [i for i, r in enumerate(faces.records) if r.split == split]

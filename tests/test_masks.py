@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from minilocal.masks import (MIN_CHANGE, changed_mask, cvm, label_mask, ones_mask, real_mask,
-                             zeros_mask)
+from minilocal.masks import (MASK_KINDS, MIN_CHANGE, changed_mask, cvm, label_mask, label_masks,
+                             ones_mask, real_mask, zeros_mask)
 
 SQUARE = np.array([[10, 10], [20, 10], [20, 20], [10, 20], [15, 15]], np.float32)
 
@@ -160,3 +160,43 @@ def test_real_or_cvm_is_the_exact_mask_where_known_else_the_hull():
     np.testing.assert_array_equal(with_mask, exact)
     np.testing.assert_array_equal(without, cvm(pts, 16, 16))
     assert label_mask("real_or_cvm", 0, 16, 16, landmarks=pts).sum() == 0
+
+
+class TestLabelMasks:
+    """The batched rule on tensors (what training uses) and label_mask on one image agree."""
+
+    @pytest.fixture
+    def batch(self):
+        hull = torch.from_numpy(cvm(SQUARE, 32, 32))
+        exact = torch.zeros(32, 32, dtype=torch.uint8)
+        exact[:4] = 1
+        labels = torch.tensor([0, 1, 1, 0])
+        forgery = torch.stack([exact, exact, torch.zeros_like(exact), torch.zeros_like(exact)])
+        has = torch.tensor([True, True, False, False])
+        return labels, forgery, has, hull.expand(4, 32, 32).clone()
+
+    @pytest.mark.parametrize("kind", MASK_KINDS)
+    @pytest.mark.parametrize("gate", [True, False])
+    def test_each_row_is_label_mask_of_that_row(self, batch, kind, gate):
+        labels, forgery, has, hulls = batch
+        got = label_masks(kind, labels, forgery, has, hulls, gate_by_label=gate)
+        assert got.shape == (4, 32, 32) and got.dtype == torch.uint8
+        for i in range(4):
+            args = (kind, int(labels[i]), 32, 32)
+            kw = dict(landmarks=SQUARE, forgery_mask=forgery[i].numpy() if has[i] else None,
+                      gate_by_label=gate)
+            if kind == "real" and labels[i] == 1 and not has[i]:  # check_data refuses these
+                with pytest.raises(ValueError, match="needs the forgery mask"):
+                    label_mask(*args, **kw)
+                assert got[i].sum() == 0
+                continue
+            np.testing.assert_array_equal(got[i].numpy(), label_mask(*args, **kw))
+
+    def test_real_images_get_zeros_from_a_gated_head(self, batch):
+        labels, forgery, has, hulls = batch
+        for kind in MASK_KINDS:
+            assert label_masks(kind, labels, forgery, has, hulls)[labels == 0].sum() == 0
+
+    def test_rejects_unknown_kind(self, batch):
+        with pytest.raises(ValueError, match="unknown mask kind"):
+            label_masks("hull", *batch)

@@ -25,11 +25,8 @@ from typing import Mapping
 
 import cv2
 import numpy as np
-import torch
 
-from ..faces import read_decoded
-from ..folder import FaceRecord, FaceSet, assign_splits, parse_landmarks, read_records
-from ..masks import cvm as cvm_mask
+from ..folder import FaceRecord, FaceSet, assign_splits, read_records
 from ..paths import build_dir
 
 logger = logging.getLogger(__name__)
@@ -98,13 +95,13 @@ def resolve_sources(out: str | Path, synth_n: int,
     return paths
 
 
-def _cap(items: list[tuple[Path, FaceRecord]], cap: int | None) -> list[tuple[Path, FaceRecord]]:
+def _cap(records: list[FaceRecord], cap: int | None) -> list[FaceRecord]:
     """Whole groups in a seed-0 order until ``cap`` rows (at least one group)."""
-    if cap is None or len(items) <= cap:
-        return items
+    if cap is None or len(records) <= cap:
+        return records
     groups: dict[str, list] = {}
-    for item in items:
-        groups.setdefault(item[1].group or item[1].file, []).append(item)
+    for r in records:
+        groups.setdefault(r.group or r.file, []).append(r)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(groups))
     names, kept = list(groups), []
     for i in order:
@@ -114,51 +111,15 @@ def _cap(items: list[tuple[Path, FaceRecord]], cap: int | None) -> list[tuple[Pa
     return kept
 
 
-def _balance(items: list[tuple[Path, FaceRecord]]) -> list[tuple[Path, FaceRecord]]:
+def _balance(records: list[FaceRecord]) -> list[FaceRecord]:
     """At most as many fakes as reals (a seed-0 subset of the fakes), when both exist."""
-    reals = [it for it in items if it[1].label == "real"]
-    fakes = [it for it in items if it[1].label == "fake"]
+    reals = [r for r in records if r.label == "real"]
+    fakes = [r for r in records if r.label == "fake"]
     if not reals or len(fakes) <= len(reals):
-        return items
+        return records
     keep = set(np.random.default_rng(SPLIT_SEED).permutation(len(fakes))[:len(reals)].tolist())
     chosen = {id(fakes[i]) for i in keep}
-    return [it for it in items if it[1].label == "real" or id(it) in chosen]
-
-
-def _load(items: list[tuple[Path, FaceRecord]], size: int, compression: str | None) -> FaceSet:
-    """The images, masks and CVMs of (root, record) pairs at size x size."""
-    from ..compress import compress_image
-
-    images, masks, hulls, has_mask, has_cvm = [], [], [], [], []
-    for root, r in items:
-        bgr = read_decoded(root / r.file)  # header checked first, EXIF applied, like training
-        saved = bgr.shape[:2]
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        if compression:
-            rgb = compress_image(rgb, compression)
-        if saved != (size, size):
-            rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-        images.append(rgb)
-        mask = np.zeros((size, size), np.uint8)
-        if r.mask:
-            m = read_decoded(root / r.mask, cv2.IMREAD_GRAYSCALE)
-            mask = (cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST) > 127
-                    ).astype(np.uint8)
-        masks.append(mask)
-        has_mask.append(bool(r.mask))
-        pts = parse_landmarks(r.landmarks)
-        hull = np.zeros((size, size), np.uint8)
-        if pts is not None:
-            hull = cvm_mask(pts * np.array([size / saved[1], size / saved[0]], np.float32),
-                            size, size)
-        hulls.append(hull)
-        has_cvm.append(pts is not None)
-    return FaceSet(
-        images=torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
-        labels=torch.tensor([int(r.label == "fake") for _, r in items], dtype=torch.long),
-        masks=torch.from_numpy(np.stack(masks)), has_mask=torch.tensor(has_mask),
-        cvm=torch.from_numpy(np.stack(hulls)), has_cvm=torch.tensor(has_cvm),
-        records=[r for _, r in items])
+    return [r for r in records if r.label == "real" or id(r) in chosen]
 
 
 def load_setting(name: str, method: str, sources: Mapping[str, Path], size: int,
@@ -180,7 +141,7 @@ def load_setting(name: str, method: str, sources: Mapping[str, Path], size: int,
         ValueError: on an unknown setting, or a method no fake of the setting has.
     """
     parts, compression = setting_sources(name)
-    per_split: dict[str, list] = {"train": [], "val": [], "test": []}
+    per_split: dict[str, list] = {"train": [], "val": [], "test": []}  # [(root, rows)]
     methods = set()
     for source, label in parts:
         root = Path(sources[source])
@@ -193,20 +154,14 @@ def load_setting(name: str, method: str, sources: Mapping[str, Path], size: int,
             records = [r for r in records if r.label == "real" or r.method == method]
         for i, split in enumerate(per_split):
             cap = caps[i] if caps[i] is None else max(1, caps[i] // len(parts))
-            items = [(root, r) for r in records if r.split == split]
-            per_split[split] += _cap(_balance(items) if balance else items, cap)
+            rows = [r for r in records if r.split == split]
+            per_split[split].append((root, _cap(_balance(rows) if balance else rows, cap)))
     if method != "all" and method not in methods:
         raise ValueError(f"setting {name!r} has no fakes of method {method!r}; it has "
                          f"{sorted(methods)}")
-    return tuple(_load(per_split[s], size, compression) if per_split[s] else
-                 _empty(size) for s in per_split)  # type: ignore[return-value]
-
-
-def _empty(size: int) -> FaceSet:
-    z = torch.zeros(0, size, size, dtype=torch.uint8)
-    return FaceSet(torch.zeros(0, 3, size, size, dtype=torch.uint8),
-                   torch.zeros(0, dtype=torch.long), z, torch.zeros(0, dtype=torch.bool), z,
-                   torch.zeros(0, dtype=torch.bool), [])
+    return tuple(FaceSet.concat([  # type: ignore[return-value]
+        FaceSet.from_records(root, rows, size, compression=compression)
+        for root, rows in per_split[s]]) for s in per_split)
 
 
 def _demo_face(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:

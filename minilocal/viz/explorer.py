@@ -49,7 +49,6 @@ TRACES = ("face", "p(fake)", "attribution", "true mask", "receptive field")  # f
 MIN_SIZE = 48  # smallest centre crop offered (Fig. 3a)
 HOVER_INTERVAL = 0.05  # seconds: at most one box update per interval while the mouse moves
 HEATMAP_OPACITY = 0.5
-_TENSORS = ("images", "labels", "masks", "has_mask", "cvm", "has_cvm")  # FaceSet order
 _HOVER = ("output (%{customdata[0]}, %{customdata[1]}): p(fake) %{z:.3f}<br>"
           "receptive field x %{customdata[2]}-%{customdata[3]}, "
           "y %{customdata[4]}-%{customdata[5]}<extra>local score</extra>")
@@ -366,15 +365,11 @@ class HeatmapExplorer:
                     "a tight face crop") from err
         else:
             face = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
-        zeros = torch.zeros(1, side, side, dtype=torch.uint8)
-        one = FaceSet(images=torch.from_numpy(face).permute(2, 0, 1)[None].contiguous(),
-                      labels=torch.tensor([-1]), masks=zeros, has_mask=torch.tensor([False]),
-                      cvm=zeros.clone(), has_cvm=torch.tensor([False]),
-                      records=[FaceRecord(file=name, label="unknown", source=name)])
+        one = FaceSet.from_arrays([FaceRecord(file=name, label="unknown", source=name)],
+                                  [face])  # label "unknown": -1
         old = self.sets.get("uploads")
-        if old is not None:  # append: the FaceSet tensors, then the records
-            tensors = [torch.cat([getattr(old, f), getattr(one, f)]) for f in _TENSORS]
-            one = FaceSet(*tensors, records=old.records + one.records)
+        if old is not None:
+            one = FaceSet.concat([old, one])
         self.sets["uploads"] = one
         self._cache = {k: v for k, v in self._cache.items() if k[0] != "uploads"}
         if "uploads" not in self.dataset.options:

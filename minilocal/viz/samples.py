@@ -15,13 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
-import torch
 
-from ..faces import read_decoded
-from ..folder import FaceRecord, FaceSet, parse_landmarks, read_records
-from ..masks import cvm, real_mask
+from ..folder import FaceRecord, FaceSet, read_records
+from ..masks import real_mask
 from ..paths import dataset_candidates
 
 logger = logging.getLogger(__name__)
@@ -43,32 +40,12 @@ def _has_masks(root: Path) -> bool:
     return _is_raw_pairs(root) or any(r.mask for r in read_records(root))
 
 
-def _read(path: Path, size: int, flags: int = cv2.IMREAD_COLOR,
-          ) -> tuple[np.ndarray, tuple[int, int]]:
-    """(size x size RGB image, or mask, and its (H, W) as saved), decoded like the
-    training loader: header checked first, EXIF orientation applied."""
+def _read(root: Path, records: Sequence[FaceRecord], size: int) -> FaceSet:
+    """The faces of ``records`` at size x size, decoded like the training loader."""
     try:
-        im = read_decoded(path, flags)
+        return FaceSet.from_records(root, records, size)
     except ValueError as err:
         raise ValueError(f"cannot read image: {err}") from None
-    saved = im.shape[:2]
-    interp = cv2.INTER_AREA if flags == cv2.IMREAD_COLOR else cv2.INTER_NEAREST
-    if im.shape[:2] != (size, size):
-        im = cv2.resize(im, (size, size), interpolation=interp)
-    return (cv2.cvtColor(im, cv2.COLOR_BGR2RGB) if flags == cv2.IMREAD_COLOR else im), saved
-
-
-def _faceset(images, masks, has_mask, records: Sequence[FaceRecord], hulls=None) -> FaceSet:
-    N, size = len(images), images[0].shape[0]
-    hulls = hulls if hulls is not None else [np.zeros((size, size), np.uint8)] * N
-    return FaceSet(
-        images=torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
-        labels=torch.tensor([1 if r.label == "fake" else 0 for r in records]),
-        masks=torch.from_numpy(np.stack(masks).astype(np.uint8)),
-        has_mask=torch.tensor(list(has_mask), dtype=torch.bool),
-        cvm=torch.from_numpy(np.stack(hulls)),
-        has_cvm=torch.tensor([bool(r.landmarks) for r in records], dtype=torch.bool),
-        records=list(records))
 
 
 def _interleave(fakes: list, reals: list) -> list:
@@ -94,16 +71,7 @@ def _from_folder(root: Path, n: int, size: int, split: str | None, seed: int) ->
     chosen = _interleave(pick(fakes, n_fake), pick(reals, n_real))
     if not chosen:
         raise ValueError(f"{root}: no faces" + (f" in split {split!r}" if split else ""))
-    images, masks, hulls = [], [], []
-    for r in chosen:
-        image, saved = _read(root / r.file, size)
-        images.append(image)
-        masks.append((_read(root / r.mask, size, cv2.IMREAD_GRAYSCALE)[0] > 127)
-                     if r.mask else np.zeros((size, size), bool))
-        pts = parse_landmarks(r.landmarks)  # in the saved image's pixels
-        hulls.append(np.zeros((size, size), np.uint8) if pts is None else
-                     cvm(pts * np.float32(size) / np.float32(saved[::-1]), size, size))
-    return _faceset(images, masks, [bool(r.mask) for r in chosen], chosen, hulls)
+    return _read(root, chosen, size)
 
 
 def _from_raw_pairs(root: Path, n: int, size: int, seed: int) -> FaceSet:
@@ -112,19 +80,17 @@ def _from_raw_pairs(root: Path, n: int, size: int, seed: int) -> FaceSet:
     rng = np.random.default_rng(seed)
     pairs = [rows[i] for i in np.sort(rng.choice(len(rows), min((n + 1) // 2, len(rows)),
                                                  replace=False))]
-    images, masks, records = [], [], []
-    for row in pairs:
-        fake = _read(root / row["file"], size)[0]
+    records = []
+    for row in pairs:  # each fake, then its real
         real_file = f"real/{row['original']}.jpg"
-        real = _read(root / real_file, size)[0]
-        for label, image, file in (("fake", fake, row["file"]), ("real", real, real_file)):
-            images.append(image)
-            masks.append(real_mask(real, fake) if label == "fake" else np.zeros_like(fake[..., 0]))
-            records.append(FaceRecord(file=file, label=label, group=row["original"],
-                                      method="dfdc" if label == "fake" else "",
-                                      source=file, detection="given"))
-    images, masks, records = images[:n], masks[:n], records[:n]
-    return _faceset(images, masks, [r.label == "fake" for r in records], records)
+        records += [FaceRecord(file=file, label=label, group=row["original"],
+                               method="dfdc" if label == "fake" else "", source=file,
+                               detection="given")
+                    for label, file in (("fake", row["file"]), ("real", real_file))]
+    images = list(np.ascontiguousarray(_read(root, records, size).images.permute(0, 2, 3, 1)))
+    masks = [real_mask(images[k + 1], images[k]) if r.label == "fake" else None
+             for k, r in enumerate(records)]
+    return FaceSet.from_arrays(records[:n], images[:n], masks[:n])
 
 
 def sample_faces(name: str | None = None, n: int = 16, size: int = 128,
