@@ -27,7 +27,6 @@ from .model import (
     fake_probability_map,
     p_fake,
     seg_score,
-    summary,
     to_input,
 )
 from .receptive_field import (
@@ -37,6 +36,7 @@ from .receptive_field import (
     receptive_field,
     rf_box,
     rf_centres,
+    summary,
     upsample_to_input,
 )
 

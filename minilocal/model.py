@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 RECEPTIVE_FIELD = 33  # pixels; recomputed from the layers by receptive_field.receptive_field
 CLASSES = ("real", "fake")  # index 1 is the positive class everywhere
 DEFAULT_WIDTHS = (32, 64, 96, 128, 128, 160, 160, 160)  # ~0.98M parameters with 1-2 heads
+SMALL_WIDTHS = (16, 24, 32, 48, 48, 64, 64, 64)  # ~0.15M parameters: CPU demos, quick grids
 
 
 class Output(NamedTuple):
@@ -223,40 +224,3 @@ def fake_probability_map(seg_logits: torch.Tensor) -> torch.Tensor:
 def seg_score(seg_logits: torch.Tensor) -> torch.Tensor:
     """Mean pixel forgery probability, the paper's second image score. (N, 2, H', W') -> (N,)."""
     return fake_probability_map(seg_logits).mean(dim=(1, 2))
-
-
-def summary(model: LocalFeatureNet, size: int = 128) -> list[dict]:
-    """One row per trunk layer: name, output shape, receptive field, jump, first centre.
-
-    Args:
-        model: the network.
-        size: input height and width in pixels.
-
-    Returns:
-        list of dicts with keys ``layer``, ``out_shape`` (C, H', W'), ``receptive_field``,
-        ``jump``, ``start`` and ``params``.
-    """
-    from .receptive_field import layer_geometry
-
-    geometry = layer_geometry(model)
-    rows, channels, h = [], 3, size
-    for g, module in zip(geometry, _trunk_units(model)):
-        h = (h - g.kernel) // g.stride + 1
-        convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-        if convs:
-            channels = convs[0].out_channels
-        rows.append(
-            {
-                "layer": g.name,
-                "out_shape": (channels, h, h),
-                "receptive_field": g.receptive_field,
-                "jump": g.jump,
-                "start": g.start,
-                "params": count_parameters(module),
-            }
-        )
-    return rows
-
-
-def _trunk_units(model: LocalFeatureNet) -> list[nn.Module]:
-    return list(model.trunk.children())

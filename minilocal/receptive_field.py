@@ -22,9 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .model import LocalFeatureNet, count_parameters
+
 __all__ = [
     "LayerGeometry",
     "layer_geometry",
+    "summary",
     "receptive_field",
     "output_size",
     "rf_centres",
@@ -79,8 +82,6 @@ def layer_geometry(model: nn.Module | None = None) -> list[LayerGeometry]:
         one :class:`LayerGeometry` per convolution or pool, input to output.
     """
     if model is None:
-        from .model import LocalFeatureNet
-
         model = LocalFeatureNet(seg_heads=())
     rf, jump, start, rows = 1, 1, 0.0, []
     for name, layer in _spatial_layers(model):
@@ -93,6 +94,29 @@ def layer_geometry(model: nn.Module | None = None) -> list[LayerGeometry]:
         rows.append(LayerGeometry(name, k, s, p, rf, jump, start))
     if not rows:
         raise ValueError(f"{type(model).__name__} has no convolution or pooling layers")
+    return rows
+
+
+def summary(model: LocalFeatureNet, size: int = 128) -> list[dict]:
+    """One row per trunk layer: name, output shape, receptive field, jump, first centre.
+
+    Args:
+        model: the network.
+        size: input height and width in pixels.
+
+    Returns:
+        list of dicts with keys ``layer``, ``out_shape`` (C, H', W'), ``receptive_field``,
+        ``jump``, ``start`` and ``params``.
+    """
+    rows, channels, h = [], 3, size
+    for g, module in zip(layer_geometry(model), model.trunk.children()):
+        h = (h - g.kernel) // g.stride + 1
+        convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+        if convs:
+            channels = convs[0].out_channels
+        rows.append({"layer": g.name, "out_shape": (channels, h, h),
+                     "receptive_field": g.receptive_field, "jump": g.jump, "start": g.start,
+                     "params": count_parameters(module)})
     return rows
 
 

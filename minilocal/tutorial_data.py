@@ -29,17 +29,16 @@ import torch
 
 from .checkpoint import default_checkpoint, load_checkpoint
 from .folder import METADATA, SPLITS, FaceRecord, assign_splits, read_records, write_records
-from .model import LocalFeatureNet
+from .model import SMALL_WIDTHS, LocalFeatureNet
 from .paths import build_dir, built_dataset, find_dataset
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DATASETS", "QUICK_WIDTHS", "tutorial_dir", "tutorial_dataset", "tutorial_model"]
+__all__ = ["DATASETS", "tutorial_dir", "tutorial_dataset", "tutorial_model"]
 
 # dataset name -> adapter kind for raw data (None: synthetic fakes made from lfw_faces)
 DATASETS = {"dfdc_faces": "dfdc_faces", "lfw_faces": "lfw_faces", "gan_faces": "gan_faces",
             "ffpp_c23": "ffpp", "synth_lfw": None}
-QUICK_WIDTHS = (16, 24, 32, 48, 48, 64, 64, 64)  # a ~8x cheaper LocalFeatureNet for CPU demos
 SYNTH_FAKES_PER_REAL = 3  # make_fakes(method="all"): faceswap, sbi and partswap per real
 
 
@@ -223,7 +222,7 @@ def tutorial_model(dataset: str = "synth_lfw", n: int = 256, minutes: float = 0.
 
     Order: ``checkpoint`` when given; else the shipped pretrained checkpoint
     (:func:`~minilocal.checkpoint.default_checkpoint`) when ``shipped`` and it exists;
-    else a small LocalFeatureNet (``QUICK_WIDTHS``) trained with the joint loss
+    else a small LocalFeatureNet (``SMALL_WIDTHS``) trained with the joint loss
     (lambda_cls 0.7, lambda_seg {"fake": 0.3}) for at most ``minutes`` on
     ``tutorial_dataset(dataset, n, seed)``, cached in ``tutorial_dir() / "runs"`` so the
     next call loads it. The fake head learns the true masks when every fake has one, else
@@ -271,7 +270,7 @@ def tutorial_model(dataset: str = "synth_lfw", n: int = 256, minutes: float = 0.
 
 def _quick_train(data: Path, run: Path, minutes: float, epochs: int, seed: int,
                  device: str | torch.device) -> None:
-    """Train a QUICK_WIDTHS network on ``data`` into ``run`` (via a temporary folder)."""
+    """Train a SMALL_WIDTHS network on ``data`` into ``run`` (via a temporary folder)."""
     from .train import TrainConfig, train
 
     fakes = [r for r in read_records(data) if r.label == "fake"]
@@ -279,7 +278,7 @@ def _quick_train(data: Path, run: Path, minutes: float, epochs: int, seed: int,
     dev = str(device) if str(device) in ("cpu", "cuda") else "auto"
     config = TrainConfig(lambda_cls=0.7, lambda_seg={"fake": 0.3}, masks={"fake": kind},
                          epochs=int(epochs), batch_size=32, lr=2e-3, seed=seed, device=dev,
-                         patience=0, widths=QUICK_WIDTHS, max_minutes=minutes,
+                         patience=0, widths=SMALL_WIDTHS, max_minutes=minutes,
                          checkpoint_every=0)
     tmp = run.with_name(f"{run.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

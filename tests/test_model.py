@@ -13,9 +13,9 @@ from minilocal.model import (
     fake_probability_map,
     p_fake,
     seg_score,
-    summary,
     to_input,
 )
+from minilocal.receptive_field import summary
 
 
 def small_net(heads=("fake",)):

@@ -11,8 +11,9 @@ import minilocal as ml
 from minilocal import tutorial_data
 from minilocal.checkpoint import save_checkpoint
 from minilocal.folder import FaceRecord, FolderWriter, assign_splits, read_records
+from minilocal.model import SMALL_WIDTHS
 from minilocal.paths import find_dataset
-from minilocal.tutorial_data import QUICK_WIDTHS, tutorial_dataset, tutorial_dir, tutorial_model
+from minilocal.tutorial_data import tutorial_dataset, tutorial_dir, tutorial_model
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ class TestTutorialDataset:
 
 class TestTutorialModel:
     def test_loads_a_given_checkpoint(self, build, tmp_path):
-        net = ml.LocalFeatureNet(widths=QUICK_WIDTHS)
+        net = ml.LocalFeatureNet(widths=SMALL_WIDTHS)
         path = save_checkpoint(tmp_path / "run" / "best", net,
                                {"data": ["build/data/tutorial/dfdc_faces_n256_s0"]})
         model, config = tutorial_model(checkpoint=path)
@@ -143,7 +144,7 @@ class TestTutorialModel:
             torch.testing.assert_close(model.state_dict()[k], v)
 
     def test_prefers_the_shipped_checkpoint(self, build, tmp_path, monkeypatch):
-        path = save_checkpoint(tmp_path / "shipped", ml.LocalFeatureNet(widths=QUICK_WIDTHS),
+        path = save_checkpoint(tmp_path / "shipped", ml.LocalFeatureNet(widths=SMALL_WIDTHS),
                                {"data": "build/data/dfdc_faces"})
         monkeypatch.setattr(tutorial_data, "default_checkpoint", lambda: path)
         _, config = tutorial_model()
@@ -156,7 +157,7 @@ class TestTutorialModel:
         weights = Path(config["checkpoint"])
         assert config["source"] == "quick" and config["datasets"] == ["dfdc_faces"]
         assert weights == tutorial_dir() / "runs" / "dfdc_faces_n16_s0" / "best.safetensors"
-        assert config["model"]["widths"] == list(QUICK_WIDTHS)
+        assert config["model"]["widths"] == list(SMALL_WIDTHS)
         assert config["train"]["masks"] == {"fake": "real"}  # every fake has a true mask
         assert not list(weights.parent.glob("last.*"))
         stamp = weights.stat().st_mtime_ns

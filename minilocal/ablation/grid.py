@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 
 from ..evaluate import DEFAULT_SIZES
+from ..model import SMALL_WIDTHS
 from ..synth import METHODS
 from .paper import PAPER_CASES, PAPER_LAMBDAS
 
@@ -70,8 +71,6 @@ class Budget:
                    if self.cpu_minutes is not None else "")
                 + (f"; {self.note}" if self.note else ""))
 
-
-SMALL_WIDTHS = (16, 24, 32, 48, 48, 64, 64, 64)  # ~0.15M parameters (paper: ~1M)
 
 BUDGETS = {
     "tiny": Budget("tiny", size=48, train_size=40, widths=(4, 4, 4, 4, 4, 4, 4, 4),

@@ -27,8 +27,8 @@ def parse_heads(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model import LocalFeatureNet, count_parameters, summary
-    from ..receptive_field import layer_geometry, output_size
+    from ..model import LocalFeatureNet, count_parameters
+    from ..receptive_field import layer_geometry, output_size, summary
 
     heads = parse_heads(args.seg_heads)
     net = LocalFeatureNet(seg_heads=heads)

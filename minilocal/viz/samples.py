@@ -19,6 +19,7 @@ import numpy as np
 
 from ..folder import FaceRecord, FaceSet, read_records
 from ..masks import real_mask
+from ..model import RECEPTIVE_FIELD
 from ..paths import dataset_candidates
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,9 @@ def sample_faces(name: str | None = None, n: int = 16, size: int = 128,
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if size < 33:
-        raise ValueError(f"size must be at least the 33 px receptive field, got {size}")
+    if size < RECEPTIVE_FIELD:
+        raise ValueError(f"size must be at least the {RECEPTIVE_FIELD} px receptive field, "
+                         f"got {size}")
     names = [name] if name else list(DEMO_DATASETS)
     roots = [root for candidate in names for root in dataset_candidates(candidate, built=True)]
     for root in roots:
