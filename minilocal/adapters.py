@@ -182,9 +182,19 @@ def _init_worker(opts: dict, pool: bool = True) -> None:
 def _image_faces(item: Item, opts: dict) -> list[_Face]:
     from . import faces
 
-    crop = faces.align_face(faces.read_image(item.path), opts["size"], opts["scale"],
-                            whole_image=opts["kind"] == "dfdc_faces",
-                            centre=opts["kind"] == "lfw_faces", border=opts["border"])
+    image = faces.read_image(item.path)
+
+    def align(im: np.ndarray):
+        return faces.align_face(im, opts["size"], opts["scale"],
+                                whole_image=opts["kind"] == "dfdc_faces",
+                                centre=opts["kind"] == "lfw_faces", border=opts["border"])
+
+    crop = align(image)
+    if opts.get("match") == "lfw":  # look like an LFW photo first (source_match.py)
+        from .source_match import match_source
+
+        image = match_source(image, crop.box[2] - crop.box[0], seed=item.name)
+        crop = align(image)
     mask = np.ones(crop.image.shape[:2], np.uint8) if opts["kind"] == "gan_faces" else None
     return [_Face(item.name, crop.image, item.label, crop.landmarks, mask,
                   {"box": " ".join(map(str, crop.box)), "detection": crop.detection})]
@@ -265,7 +275,8 @@ def _done(out: Path, overwrite: bool) -> tuple[set[str], set[str]]:
 def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
                   limit: int | None = None, compression: str = "c0", workers: int = 1,
                   seed: int = 0, frames: int = 16, label: str | None = None,
-                  scale: float = 1.3, border: str | None = None, overwrite: bool = False,
+                  scale: float = 1.3, border: str | None = None, match: str | None = None,
+                  overwrite: bool = False,
                   fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
                   progress: bool = False) -> dict:
     """Build a folder-format dataset of aligned face crops from a raw source.
@@ -288,6 +299,9 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
         border: where the crop box leaves the image, "black" (pad) or "clip" (fit the box
             inside, :func:`~minilocal.faces.fit_box`). Default: "clip" for dfdc_faces (tight
             crops: black padding was 32% of each crop), else "black".
+        match: "lfw": before alignment, make each image look like an LFW photo in scale,
+            blur, grain and JPEG quality (:func:`~minilocal.source_match.match_source`), so
+            a real-vs-GAN classifier has less of a source shortcut. Default: None (as is).
         overwrite: start a new dataset instead of resuming. Default: False.
         fractions: train/val/test fractions by group. Default: (0.8, 0.1, 0.1).
         progress: show a tqdm progress bar.
@@ -311,6 +325,8 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
         raise ValueError(f"workers must be >= 1, got {workers}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
+    if match not in (None, "lfw"):
+        raise ValueError(f"unknown match {match!r}; expected None or 'lfw'")
     items = list_items(kind, src, label)
     if limit is not None:
         items = items[:limit]
@@ -319,6 +335,8 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
     settings = {"kind": kind, "src": str(Path(src).resolve()), "size": size, "scale": scale,
                 "frames": frames, "compression": compression, "border": border,
                 "label": label}
+    if match:  # only when set, so datasets built before the option still resume
+        settings["match"] = match
     if not overwrite:
         check_settings(out, "preprocess", settings)  # no 64- and 128-px crops in one set
     names, rejected = _done(out, overwrite)
@@ -326,7 +344,7 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
             (it.name not in names if it.video is None
              else not any(n.startswith(it.name + "_f") for n in names))]
     opts = {"kind": kind, "size": size, "scale": scale, "frames": frames,
-            "compression": compression, "border": border}
+            "compression": compression, "border": border, "match": match}
     chunk = 1 if kind in VIDEO_KINDS else CHUNK
     tasks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
     detection, reasons = Counter(), Counter()
@@ -339,7 +357,8 @@ def build_dataset(kind: str, src: str | Path, out: str | Path, size: int = 128,
     pool = None
     rerun = (f"minilocal preprocess {src} {out} --kind {kind} --size {size} --frames {frames} "
              f"--compress {compression} --border {border}"
-             + (f" --label {label}" if label else "") + (f" --limit {limit}" if limit else ""))
+             + (f" --label {label}" if label else "") + (f" --limit {limit}" if limit else "")
+             + (f" --match {match}" if match else ""))
     mark_started(out, "preprocess", settings, rerun)  # complete only once splits are set
     with FolderWriter(out, overwrite=overwrite) as writer:
         try:

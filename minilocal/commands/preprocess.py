@@ -29,6 +29,10 @@ def add_parser(sub) -> None:
     p.add_argument("--border", choices=("black", "clip"), default=None,
                    help="where the 1.3x box leaves the image: pad with black, or fit the box "
                         "inside (default: clip for dfdc_faces, black otherwise)")
+    p.add_argument("--match", choices=("lfw",), default=None,
+                   help="make each image look like an LFW photo (scale, blur, grain, JPEG "
+                        "quality) before alignment: for GAN faces against LFW reals, to shrink "
+                        "the source shortcut (minilocal.source_match)")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     p.add_argument("--limit", type=int, default=None, help="only the first N inputs")
     p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     summary = build_dataset(args.kind, src, args.out, size=args.size, limit=args.limit,
                             compression=args.compress, workers=args.workers, seed=args.seed,
                             frames=args.frames, label=args.label, border=args.border,
+                            match=args.match,
                             overwrite=args.overwrite, progress=not args.no_progress)
     if args.json:
         print(json.dumps(summary))
