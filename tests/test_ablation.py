@@ -311,3 +311,14 @@ def test_cli_rejects_bad_data_override(tmp_path, capsys):
     assert main(["ablate", "--table", "1", "--budget", "tiny", "--out", str(tmp_path),
                  "--data", "synth_c23"]) == 2
     assert "--data must look like" in capsys.readouterr().err
+
+
+def test_gan_faces_are_read_source_matched(tmp_path, monkeypatch):
+    from minilocal.ablation.data import GAN_MATCHED, resolve_sources
+
+    monkeypatch.setenv("MINILOCAL_BUILD", str(tmp_path))
+    paths = resolve_sources(tmp_path / "out", synth_n=4)
+    assert paths["gan_faces"] == tmp_path / GAN_MATCHED
+    with pytest.raises(FileNotFoundError, match="--kind gan_faces --match lfw"):
+        resolve_sources(tmp_path / "out", synth_n=4, needed=("gan_faces",))
+    assert setting_sources("gan_lfw_c23")[0] == [("gan_faces", "fake"), ("lfw_faces", "real")]

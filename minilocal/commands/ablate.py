@@ -33,7 +33,8 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--data", action="append", default=[], metavar="SOURCE=DIR",
                    help="use DIR for a data source (synth_c23, synth_c40, lfw_faces, "
-                        "gan_faces, dfdc_faces, ffpp_c23); repeatable")
+                        "gan_faces, dfdc_faces, ffpp_c23; gan_faces defaults to "
+                        "build/data/gan_faces_matched, built with --match lfw); repeatable")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     p.add_argument("--progress", action="store_true", help="tqdm bars while training")
     p.set_defaults(func=run)
