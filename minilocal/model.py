@@ -75,7 +75,7 @@ def check_images(images: torch.Tensor, min_size: int = RECEPTIVE_FIELD) -> None:
     if not images.is_floating_point():
         raise TypeError(
             f"images must be a floating point tensor in [0, 1], got {images.dtype}; "
-            "convert uint8 images with minilocal.to_input(...) or images.float() / 255"
+            "convert uint8 images with minilocal.model.to_input(...) or images.float() / 255"
         )
     if images.ndim != 4:
         raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
