@@ -155,7 +155,9 @@ def list_items(kind: str, src: str | Path, label: str | None = None) -> list[Ite
 # ---------------------------------------------------------------- workers
 
 @dataclass
-class _Face:
+class _CropRow:
+    """One aligned crop and the metadata.csv columns it is written with."""
+
     name: str
     image: np.ndarray
     label: str
@@ -179,7 +181,7 @@ def _init_worker(opts: dict, pool: bool = True) -> None:
     faces._dlib()  # load the models once in this process
 
 
-def _image_faces(item: Item, opts: dict) -> list[_Face]:
+def _image_faces(item: Item, opts: dict) -> list[_CropRow]:
     from . import faces
 
     image = faces.read_image(item.path)
@@ -196,16 +198,16 @@ def _image_faces(item: Item, opts: dict) -> list[_Face]:
         image = match_source(image, crop.box[2] - crop.box[0], seed=item.name)
         crop = align(image)
     mask = np.ones(crop.image.shape[:2], np.uint8) if opts["kind"] == "gan_faces" else None
-    return [_Face(item.name, crop.image, item.label, crop.landmarks, mask,
+    return [_CropRow(item.name, crop.image, item.label, crop.landmarks, mask,
                   {"box": " ".join(map(str, crop.box)), "detection": crop.detection})]
 
 
-def _video_faces(item: Item, opts: dict) -> tuple[list[_Face], list[tuple[str, str]]]:
+def _video_faces(item: Item, opts: dict) -> tuple[list[_CropRow], list[tuple[str, str]]]:
     from .video import video_faces
 
     found, rejects = video_faces(item.video, k=opts["frames"], size=opts["size"],
                                  scale=opts["scale"])
-    out = [_Face(f"{item.name}_f{f.frame:04d}", f.crop.image, item.label, f.crop.landmarks,
+    out = [_CropRow(f"{item.name}_f{f.frame:04d}", f.crop.image, item.label, f.crop.landmarks,
                  f.mask, {"box": " ".join(map(str, f.crop.box)),
                           "detection": f.crop.detection})
            for f in found]
@@ -213,7 +215,7 @@ def _video_faces(item: Item, opts: dict) -> tuple[list[_Face], list[tuple[str, s
     return out, [(f"{item.source}#{src.rpartition('#')[2]}", why) for src, why in rejects]
 
 
-def _compress(faces_: list[_Face], level: str) -> None:
+def _compress(faces_: list[_CropRow], level: str) -> None:
     from .compress import compress_frames
 
     for size in {f.image.shape for f in faces_}:
@@ -222,7 +224,7 @@ def _compress(faces_: list[_Face], level: str) -> None:
             f.image = im
 
 
-def _process(items: list[Item]) -> tuple[list[_Face], list[tuple[str, str]]]:
+def _process(items: list[Item]) -> tuple[list[_CropRow], list[tuple[str, str]]]:
     """Worker task: faces and rejects of a chunk of items, in input order.
 
     Video faces are compressed as one sequence per video, image faces as one sequence

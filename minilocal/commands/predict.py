@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from ..faces import NoFaceError, read_image
-    from ..predict import (VIDEO_EXTENSIONS, heatmap_figure, predict_image, predict_video,
-                           video_figure, score_title)
+    from ..predict import VIDEO_EXTENSIONS, predict_image, predict_video
+    from ..viz.panels import heatmap_panel, score_title, video_panels
 
     path = check_args(args)
     model, _ = load_model(args.checkpoint, args.device)
@@ -98,13 +98,13 @@ def run(args: argparse.Namespace) -> int:
                "seg_score": result["seg_score"],
                "frames": [_public(r) for r in result["frames"]],
                "skipped": result["skipped"]}
-        figure = (lambda: video_figure(result))
+        figure = (lambda: video_panels(result))
     else:
         out = {"input": str(path), "kind": "image", **_public(result),
                "face": {"box": result["box"], "detection": result["detection"]}}
         if result["prob_map"] is not None:
             out["max_pixel_p_fake"] = float(result["prob_map"].max())
-        figure = (lambda: heatmap_figure(result["face"], result["prob_map"],
+        figure = (lambda: heatmap_panel(result["face"], result["prob_map"],
                                          f"{path.name}  {score_title(result)}"))
     out["heatmap"] = None
     if args.heatmap:

@@ -6,6 +6,8 @@ when an explorer is built; ``import minilocal`` needs neither.
 * :mod:`~minilocal.viz.figures`: :func:`show_faces`, :func:`heatmap_figure`,
   :func:`receptive_field_figure`, :func:`loss_curves`, :func:`roc_pr_figure`;
 * :mod:`~minilocal.viz.explorer`: :class:`HeatmapExplorer`;
+* :mod:`~minilocal.viz.panels`: OpenCV pictures (PNG, no browser): :func:`heatmap_overlay`,
+  :func:`heatmap_panel`, :func:`video_panels`, as ``minilocal predict --heatmap`` writes;
 * :mod:`~minilocal.viz.samples`: :func:`sample_faces`, a few fakes (with their true masks)
   beside reals, to look at.
 
