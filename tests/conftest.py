@@ -18,3 +18,14 @@ def seeded():
 
 def pytest_configure(config):
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def lfw_root():
+    """The raw LFW photos of ../shared (skips the test where they are missing)."""
+    from minilocal.paths import find_dataset
+
+    try:
+        return find_dataset("lfw_faces")
+    except FileNotFoundError:
+        pytest.skip("shared dataset lfw_faces not available")

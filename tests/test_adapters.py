@@ -15,16 +15,6 @@ PEOPLE = {"Aaron_Peirsol": ["Aaron_Peirsol_0001.jpg", "Aaron_Peirsol_0004.jpg"],
           "Abdullah_Gul": ["Abdullah_Gul_0003.jpg", "Abdullah_Gul_0005.jpg"]}
 
 
-@pytest.fixture(scope="module")
-def lfw_root():
-    from minilocal.paths import find_dataset
-
-    try:
-        return find_dataset("lfw_faces")
-    except FileNotFoundError:
-        pytest.skip("shared dataset lfw_faces not available")
-
-
 @pytest.fixture
 def lfw_small(tmp_path, lfw_root):
     """Two people, two photos each, in the LFW layout."""

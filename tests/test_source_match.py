@@ -58,16 +58,6 @@ class TestShortcut:
         assert shortcut_auc(source_statistics(np.concatenate([sharp, alike])), y) < 0.8
 
 
-@pytest.fixture(scope="module")
-def lfw_root():
-    from minilocal.paths import find_dataset
-
-    try:
-        return find_dataset("lfw_faces")
-    except FileNotFoundError:
-        pytest.skip("shared dataset lfw_faces not available")
-
-
 class TestPreprocessMatch:
     def test_gan_faces_matched_to_lfw(self, lfw_root, tmp_path):
         src = tmp_path / "gan"
