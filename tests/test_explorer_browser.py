@@ -219,6 +219,9 @@ def test_explorer_reacts_to_sliders_and_hover(page):
     page.wait_for_function("([k, n]) => window.jupyterapp.shell.currentWidget.content"
                            ".widgets[k].node.querySelector('.js-plotly-plot').data[1].z.length"
                            " === n", arg=[k, (size - 6) // 2 - 13])
+    page.wait_for_function("([k, s]) => window.jupyterapp.shell.currentWidget.content"
+                           ".widgets[k].node.querySelector('.widget-html-content')"
+                           ".textContent.includes(s)", arg=[k, f"input {size}x{size} -> "])
     after_size = _figure(page, k)
     assert f"input {size}x{size} -> " in after_size["info"]
 
