@@ -322,3 +322,14 @@ def test_gan_faces_are_read_source_matched(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="--kind gan_faces --match lfw"):
         resolve_sources(tmp_path / "out", synth_n=4, needed=("gan_faces",))
     assert setting_sources("gan_lfw_c23")[0] == [("gan_faces", "fake"), ("lfw_faces", "real")]
+
+
+def test_cli_setting_filter_and_seed_major_order(tmp_path, capsys):
+    assert main(["ablate", "--table", "1", "--budget", "cpu", "--seeds", "2", "--out",
+                 str(tmp_path), "--setting", "dfdc", "--dry-run"]) == 0
+    keys = [ln.strip() for ln in capsys.readouterr().out.splitlines() if "|" in ln]
+    assert len(keys) == 3 * 2 and all(k.startswith("dfdc|") for k in keys)
+    assert [k.endswith("seed=0") for k in keys] == [True] * 3 + [False] * 3  # paired first
+    assert main(["ablate", "--table", "1", "--budget", "tiny", "--out", str(tmp_path),
+                 "--setting", "celebdf", "--dry-run"]) == 2
+    assert "no data setting celebdf" in capsys.readouterr().err

@@ -18,12 +18,12 @@ from .grid import BUDGETS, TABLES, Budget, Cell, case_lambdas, grid
 from .paper import PAPER_CASES, PAPER_RESULTS
 from .report import (claim_verdicts, load_results, plot_table, save_plot_png, table_layout,
                      to_markdown, write_table)
-from .runner import RESULT_COLUMNS, read_results, run_cell, run_grid
+from .runner import RESULT_COLUMNS, pending, read_results, run_cell, run_grid
 from .stats import aggregate, compare_variants, format_mean_std, paired_comparison
 
 __all__ = ["BUDGETS", "TABLES", "SETTINGS", "PAPER_RESULTS", "PAPER_CASES", "RESULT_COLUMNS",
            "Budget", "Cell", "grid", "case_lambdas", "load_setting", "resolve_sources",
-           "make_demo_sources", "run_grid", "run_cell", "read_results", "aggregate",
+           "make_demo_sources", "pending", "run_grid", "run_cell", "read_results", "aggregate",
            "paired_comparison", "compare_variants", "format_mean_std", "table_layout",
            "to_markdown", "write_table", "load_results", "plot_table", "save_plot_png",
            "claim_verdicts", "run_tables", "run_demo", "load_or_demo"]

@@ -31,7 +31,7 @@ from .grid import BUDGETS, Budget, Cell
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RESULTS_CSV", "RESULT_COLUMNS", "run_grid", "run_cell", "read_results",
+__all__ = ["RESULTS_CSV", "RESULT_COLUMNS", "pending", "run_grid", "run_cell", "read_results",
            "read_rows"]
 
 RESULTS_CSV = "runs.csv"
@@ -157,11 +157,21 @@ def run_cell(cell: Cell, budget: Budget, sources: Mapping[str, Path], out: str |
     return rows
 
 
+def pending(cells: Iterable[Cell], out: str | Path, budget: Budget) -> list[Cell]:
+    """The cells not yet in OUT/runs.csv, in the order they run: seed by seed (every
+    cell's seed 0, then seed 1, ...), so that a grid stopped part-way holds paired seeds."""
+    done = {r["key"] for r in read_results(out) if r["budget"] == budget.name}
+    return sorted((c for c in cells if c.key not in done), key=lambda c: c.seed)
+
+
 def run_grid(cells: Iterable[Cell], out: str | Path, budget: Budget | str = "quick",
              data: Mapping[str, str | Path] | None = None, device: str = "cpu",
              progress: bool = False, on_run: Callable[[Cell, list[dict]], None] | None = None
              ) -> list[dict[str, Any]]:
     """Run every cell not yet in OUT/runs.csv; return the rows of all the given cells.
+
+    Cells run in :func:`pending` order: seed by seed, so a long grid that is stopped
+    part-way leaves paired comparisons, not five seeds of one cell.
 
     Args:
         cells: the runs, e.g. :func:`~minilocal.ablation.grid.grid` ("1", "quick", 3).
@@ -182,8 +192,7 @@ def run_grid(cells: Iterable[Cell], out: str | Path, budget: Budget | str = "qui
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells = list(cells)
-    done = {r["key"] for r in read_results(out) if r["budget"] == b.name}
-    todo = [c for c in cells if c.key not in done]
+    todo = pending(cells, out, b)
     needed = tuple(sorted({s for c in todo for s, _ in setting_sources(c.data)[0]}))
     sources = None
     cache: dict = {}

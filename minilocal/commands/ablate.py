@@ -7,6 +7,7 @@ OUT/table{T}.csv|md|png|html beside the paper's numbers.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 
@@ -35,6 +36,10 @@ def add_parser(sub) -> None:
                    help="use DIR for a data source (synth_c23, synth_c40, lfw_faces, "
                         "gan_faces, dfdc_faces, ffpp_c23; gan_faces defaults to "
                         "build/data/gan_faces_matched, built with --match lfw); repeatable")
+    p.add_argument("--setting", action="append", default=[], metavar="NAME",
+                   help="train only the runs of this data setting (e.g. synth_c23, dfdc); "
+                        "repeatable. Two processes with different settings can share one "
+                        "--out, e.g. one per CPU core")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     p.add_argument("--progress", action="store_true", help="tqdm bars while training")
     p.set_defaults(func=run)
@@ -52,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
     tables = ["1", "2", "3", "fig3a"] if args.table == "all" else [args.table]
     for table in tables:
         cells = ablation.grid(table, args.budget, args.seeds)
-        done = {r["key"] for r in ablation.read_results(args.out)
-                if r["budget"] == args.budget}
-        todo = [c for c in cells if c.key not in done]
+        if args.setting:
+            unknown = sorted(set(args.setting) - {c.data for c in cells})
+            if unknown:
+                print(f"error: table {table} has no data setting {', '.join(unknown)}; it "
+                      f"has {', '.join(sorted({c.data for c in cells}))}", file=sys.stderr)
+                return 2
+            cells = [c for c in cells if c.data in args.setting]
+        todo = ablation.pending(cells, args.out, ablation.BUDGETS[args.budget])
         print(f"table {table}: {len(cells)} runs, {len(cells) - len(todo)} already in "
               f"{args.out}/runs.csv, {len(todo)} to train ({args.budget} budget)", flush=True)
         if args.dry_run:
