@@ -1,4 +1,7 @@
-"""Tests of minilocal.ablation: grids, paired statistics, tables, and a tiny real grid."""
+"""Tests of minilocal.ablation: grids, paired statistics, data, a tiny real grid and the CLI.
+
+Tables, plots and claim verdicts: test_ablation_tables.py, test_ablation_plots.py and
+test_ablation_claims.py (they import ``_row`` from here)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from scipy import stats as sps
 
 from minilocal import ablation as A
 from minilocal.ablation.data import load_setting, make_demo_sources, setting_sources
-from minilocal.ablation.report import table_layout, to_markdown
 from minilocal.cli import main
 
 
@@ -200,102 +202,6 @@ def test_missing_source_gives_a_skipped_row(demo, tmp_path):
     cells = [A.Cell.make("dfdc", "all", "case 1", {}, {}, 0)]
     rows = A.run_grid(cells, tmp_path, "tiny", data={**demo, "dfdc_faces": tmp_path / "no"})
     assert rows[0]["status"] == "skipped" and "neither metadata.csv" in rows[0]["reason"]
-
-
-# ------------------------------------------------------------------ tables and verdicts
-
-def test_table_layout_puts_paper_beside_ours():
-    rows = [_row("lambda_seg=0", s, 0.6) for s in range(2)]
-    rows += [_row("CVM lambda_seg=0.3", s, 0.7, data="gan_lfw_c23") for s in range(2)]
-    rows += [_row("OM lambda_seg=0.3", s, 0.65, data="gan_lfw_c23") for s in range(2)]
-    rows += [_row("lambda_seg=0", s, 0.6, data="gan_lfw_c23") for s in range(2)]
-    rows = [r for r in rows if r["data"] == "gan_lfw_c23"]
-    header, body = table_layout("2", rows)
-    assert header[:3] == ["lambda_seg", "GAN c23 CVM train all", "GAN c23 OM train all"]
-    assert body[0][:3] == ["0", "60.0 +- 0.0 (2)", "60.0 +- 0.0 (2)"]  # base shared
-    assert body[1][1:3] == ["70.0 +- 0.0 (2)", "65.0 +- 0.0 (2)"]
-    assert body[1][header.index("paper method-specific c23 StyleGAN CVM")] == "99.78"
-    assert to_markdown(header, body).splitlines()[1] == "|" + "---|" * len(header)
-
-
-def test_table1_plot_starts_each_series_at_its_own_base_case():
-    rows = [_row(v, s, 0.6, data=d) for s in range(2) for d, v in
-            (("synth_c23", "lambda_seg=0"), ("synth_c23", "lambda_seg=0.3"),
-             ("dfdc", "lambda_seg=0"), ("dfdc", "CVM lambda_seg=0.3"))]
-    xt, series = A.report.plot_series("1", rows)
-    assert xt == "lambda_seg"
-    assert [(s["name"], s["x"]) for s in series] == [
-        ("synth c23 train all", [0.0, 0.3]), ("DFDC CVM train all", [0.0, 0.3])]
-
-
-def test_table3_plot_has_one_point_per_case_and_setting():
-    rows = [_row(f"case {c}", s, 0.6, slice_=sl) for c in (2, 1) for s in range(2)
-            for sl in ("all", "faceswap", "sbi")]
-    rows += [_row("case 1", s, 0.7, data="dfdc") for s in range(2)]
-    xt, series = A.report.plot_series("3", rows)
-    assert xt == "case" and [s["name"] for s in series] == ["synth c23", "DFDC"]
-    assert series[0]["x"] == ["case 1", "case 2"] and series[1]["x"] == ["case 1"]
-    assert series[1]["y"] == [pytest.approx(70.0)]
-
-
-def test_table_layout_rejects_unknown_table():
-    with pytest.raises(ValueError, match="unknown table"):
-        table_layout("4", [_row("lambda_seg=0", 0, 0.5)])
-
-
-def test_claim_one_verdict_follows_the_sign_test():
-    better = [_row("lambda_seg=0", s, 0.8) for s in range(6)]
-    better += [_row("lambda_seg=0.3", s, 0.9) for s in range(6)]
-    (v,) = A.claim_verdicts({"1": better})
-    assert v["verdict"] == "held" and "6 of 6 pairs" in v["evidence"]
-    worse = [{**r, "test_acc_cls": 0.7} if r["variant"] != "lambda_seg=0" else r
-             for r in better]
-    assert A.claim_verdicts({"1": worse})[0]["verdict"] == "contradicted"
-    mixed = better[:6] + [{**r, "test_acc_cls": 0.7 if r["seed"] % 2 else 0.9}
-                          for r in better[6:]]
-    assert A.claim_verdicts({"1": mixed})[0]["verdict"].startswith("not shown")
-
-
-def test_claims_are_not_testable_when_models_are_near_chance():
-    rows = [_row("lambda_seg=0", s, 0.50) for s in range(6)]
-    rows += [_row("lambda_seg=0.3", s, 0.55) for s in range(6)]  # 6 of 6 wins, AUC ~0.5
-    (v,) = A.claim_verdicts({"1": rows})
-    assert v["verdict"].startswith("not testable here") and "6 of 6 pairs" in v["evidence"]
-
-
-def test_near_chance_settings_are_left_out_of_a_claim():
-    learned = [_row("lambda_seg=0", s, 0.70, data="dfdc") for s in range(6)]
-    learned += [_row("lambda_seg=0.3", s, 0.80, data="dfdc") for s in range(6)]
-    chance = [_row("lambda_seg=0", s, 0.52) for s in range(6)]  # synth c23, AUC ~0.5
-    chance += [_row("lambda_seg=0.3", s, 0.40) for s in range(6)]  # would contradict
-    (v,) = A.claim_verdicts({"1": learned + chance})
-    assert v["verdict"] == "held (tested on DFDC only)" and "6 of 6 pairs" in v["evidence"]
-    assert "Not testable" in v["evidence"] and "synth c23" in v["evidence"]
-    (v,) = A.claim_verdicts({"1": chance})
-    assert v["verdict"].startswith("not testable here")
-
-
-def test_claim_2a_needs_enough_pairs_to_detect_a_loss():
-    def rows(seeds, case3_acc):
-        return ([_row("case 2", s, 0.80) for s in range(seeds)]
-                + [_row("case 3", s, case3_acc) for s in range(seeds)])
-
-    v2a, v2b = A.claim_verdicts({"3": rows(3, 0.79)})
-    assert v2a["verdict"].startswith("not shown (3 pairs are too few")
-    assert v2b["verdict"] == "not tested"  # no case 6 to compare with case 1
-    assert A.claim_verdicts({"3": rows(6, 0.79)})[0]["verdict"] == "contradicted"
-    assert A.claim_verdicts({"3": rows(6, 0.81)})[0]["verdict"] == "held (no significant loss)"
-
-
-def test_claim_4_reports_both_scores_from_largest_to_smallest_size():
-    rows = [_row("lambda_seg=0.3", s, acc, data="dfdc", slice_=size, test_acc_seg=seg)
-            for s in range(6) for size, acc, seg in (
-                ("all", 0.70, 0.55), ("size=128", 0.70, 0.55), ("size=64", 0.66, 0.68),
-                ("size=48", 0.64, 0.66))]  # "all" is the runner's full-size row
-    (v,) = A.claim_verdicts({"fig3a": rows})
-    assert "classifier 70.0 -> 64.0 (-6.0 points)" in v["evidence"]
-    assert "mean seg. probability 55.0 -> 66.0 (+11.0 points)" in v["evidence"]
-    assert v["verdict"] == "seg vs cls at <= 64 px: held"  # 12 of 12 pairs at 64 and 48 px
 
 
 # ------------------------------------------------------------------ CLI

@@ -4,7 +4,10 @@
 * :mod:`.data`: the data settings (synthetic fakes of LFW, GAN vs LFW, DFDC, FF++);
 * :mod:`.runner`: train, select on validation, test; resumable runs.csv;
 * :mod:`.stats`: mean +- std over seeds and the paired comparison;
-* :mod:`.report`: tables beside the paper's numbers, plots and per-claim verdicts;
+* :mod:`.tables`: our numbers beside the paper's, as tables;
+* :mod:`.plots`: the same numbers as plots (plotly, PNG);
+* :mod:`.claims`: the paper's claims and their verdicts on our runs;
+* :mod:`.report`: the files of a table (CSV, Markdown, PNG, HTML), written and read back;
 * :mod:`.paper`: the paper's numbers (reference data, transcribed from its text).
 
 Example:
@@ -13,13 +16,15 @@ Example:
     >>> ablation.write_table("build/ablation", "1", rows, "quick")
 """
 
+from .claims import claim_verdicts
 from .data import SETTINGS, load_setting, make_demo_sources, resolve_sources
 from .grid import BUDGETS, TABLES, Budget, Cell, case_lambdas, grid
 from .paper import PAPER_CASES, PAPER_RESULTS
-from .report import (claim_verdicts, load_results, plot_table, save_plot_png, table_layout,
-                     to_markdown, write_table)
+from .plots import plot_table, save_plot_png
+from .report import load_results, write_table
 from .runner import RESULT_COLUMNS, pending, read_results, run_cell, run_grid
 from .stats import aggregate, compare_variants, format_mean_std, paired_comparison
+from .tables import table_layout, to_markdown
 
 __all__ = ["BUDGETS", "TABLES", "SETTINGS", "PAPER_RESULTS", "PAPER_CASES", "RESULT_COLUMNS",
            "Budget", "Cell", "grid", "case_lambdas", "load_setting", "resolve_sources",
