@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from minilocal.compress import compress_image  # noqa: E402
-from minilocal.folder import load_folder  # noqa: E402
+from minilocal.faceset import load_folder  # noqa: E402
 from minilocal.metrics import auc_standard_error  # noqa: E402
 from minilocal.source_match import shortcut_auc, source_statistics  # noqa: E402
 

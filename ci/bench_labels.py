@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from minilocal.augment import augment_batch, step_generator
-from minilocal.folder import load_folder
+from minilocal.faceset import load_folder
 from minilocal.masks import MIN_CHANGE
 from minilocal.receptive_field import label_grid
 from minilocal.train_data import changed_masks

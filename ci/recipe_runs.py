@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "ci"))
 
 from minilocal.evaluate import evaluate, score_images  # noqa: E402
-from minilocal.folder import load_folder  # noqa: E402
+from minilocal.faceset import load_folder  # noqa: E402
 from minilocal.metrics import auc_standard_error, binary_metrics  # noqa: E402
 from minilocal.model import LocalFeatureNet  # noqa: E402
 from minilocal.train import TrainConfig, fit, load_splits  # noqa: E402

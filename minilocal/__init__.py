@@ -16,7 +16,7 @@ submodules, one concept each: ``faces``, ``video``, ``compress``, ``adapters``, 
 
 # faces: read, detect and align; folder-format datasets
 from .faces import NoFaceError, align_face, read_image
-from .folder import FaceSet, load_folder
+from .faceset import FaceSet, load_folder
 from .paths import find_dataset
 
 # masks: what each segmentation head learns (paper 3.2)

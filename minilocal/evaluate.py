@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .folder import FaceSet, format_landmarks, read_records
+from .faceset import FaceSet
+from .folder import format_landmarks, read_records
 from .metrics import binary_metrics, localization_report
 from .model import RECEPTIVE_FIELD, fake_probability_map, p_fake, seg_score
 from .receptive_field import upsample_to_input
@@ -258,7 +259,7 @@ def load_eval_set(root: str | Path, split: str | None = "test", size: int = 128,
         progress: show a tqdm progress bar.
 
     Returns:
-        a :class:`~minilocal.folder.FaceSet` of size x size faces; raw images that
+        a :class:`~minilocal.faceset.FaceSet` of size x size faces; raw images that
         cannot be read, or where no face is found, are skipped with a warning. A dataset
         marked incomplete (:mod:`minilocal.status`) is loaded with a warning.
 

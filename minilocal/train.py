@@ -1,7 +1,7 @@
 """Training with the joint classification-segmentation loss (paper sections 3.3 and 4).
 
 ``fit`` trains any model whose forward returns :class:`~minilocal.model.Output` on
-in-memory :class:`~minilocal.folder.FaceSet` splits; ``train`` loads folder-format data
+in-memory :class:`~minilocal.faceset.FaceSet` splits; ``train`` loads folder-format data
 (:func:`~minilocal.train_data.load_splits`) and builds a
 :class:`~minilocal.model.LocalFeatureNet` with one head per mask task.
 
@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import distributed as D
 from .augment import augment_batch, centre_crop, epoch_order, photometric, step_generator
 from .checkpoint import save_checkpoint
-from .folder import FaceSet
+from .faceset import FaceSet
 from .loss import JointLoss, balanced_weights, check_lambdas
 from .masks import MASK_KINDS, MIN_CHANGE
 from .metrics import binary_metrics

@@ -1,7 +1,7 @@
 """The data side of training: the train/val splits and what each head learns from a batch.
 
 :func:`load_splits` reads folder-format datasets into in-memory
-:class:`~minilocal.folder.FaceSet` splits; :func:`check_data` says whether they can train
+:class:`~minilocal.faceset.FaceSet` splits; :func:`check_data` says whether they can train
 the heads of a :class:`~minilocal.train.TrainConfig`. The labels follow the pixels:
 :func:`head_masks` gives each head its dense mask (:func:`~minilocal.masks.label_masks`;
 real images: zeros, except for the ``face`` head), :func:`changed_masks` keeps an exact
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import torch
 
-from .folder import FaceSet, assign_splits, load_folder, read_records
+from .faceset import FaceSet, load_folder
+from .folder import assign_splits, read_records
 from .masks import MIN_CHANGE, changed_mask, label_masks
 from .status import warn_if_incomplete
 

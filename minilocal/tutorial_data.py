@@ -176,7 +176,7 @@ def tutorial_dataset(name: str, n: int | None = 256, seed: int = 0, split: str |
 
     Example:
         >>> root = tutorial_dataset("dfdc_faces", n=64, split="test")
-        >>> faces = minilocal.folder.load_folder(root)
+        >>> faces = minilocal.faceset.load_folder(root)
     """
     if name not in DATASETS:
         raise ValueError(f"unknown tutorial dataset {name!r}; expected one of {list(DATASETS)}")

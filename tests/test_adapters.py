@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from minilocal.adapters import KINDS, Item, build_dataset, list_items
-from minilocal.folder import load_folder, read_records
+from minilocal.faceset import load_folder
+from minilocal.folder import read_records
 
 PEOPLE = {"Aaron_Peirsol": ["Aaron_Peirsol_0001.jpg", "Aaron_Peirsol_0004.jpg"],
           "Abdullah_Gul": ["Abdullah_Gul_0003.jpg", "Abdullah_Gul_0005.jpg"]}

@@ -26,7 +26,8 @@ from minilocal import checkpoint as ckpt
 from minilocal import faces, registry
 from minilocal.checkpoint import load_checkpoint, read_checkpoint, read_config, save_checkpoint
 from minilocal.faces import read_image
-from minilocal.folder import FolderWriter, load_folder, read_records
+from minilocal.faceset import load_folder
+from minilocal.folder import FolderWriter, read_records
 from minilocal.model import LocalFeatureNet
 
 WIDTHS = (4, 4, 4, 4, 4, 4, 4, 6)

@@ -16,7 +16,8 @@ from minilocal.evaluate import (
     load_eval_set,
     score_images,
 )
-from minilocal.folder import FolderWriter, load_folder
+from minilocal.faceset import load_folder
+from minilocal.folder import FolderWriter
 from minilocal.metrics import binary_metrics, localization_metrics
 from minilocal.model import LocalFeatureNet, fake_probability_map, p_fake, seg_score
 from minilocal.receptive_field import upsample_to_input

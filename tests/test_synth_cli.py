@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from minilocal import cli
-from minilocal.folder import FolderWriter, load_folder, read_records
+from minilocal.faceset import load_folder
+from minilocal.folder import FolderWriter, read_records
 from minilocal.synth import load_pool, make_fakes
 from test_synth import SIZE, make_face
 

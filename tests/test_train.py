@@ -19,7 +19,8 @@ from torch import nn
 from minilocal.checkpoint import load_checkpoint, read_config
 from minilocal.cli import main as cli_main
 from minilocal.commands.train import parse_pairs, resolve_lambdas
-from minilocal.folder import FolderWriter, load_folder
+from minilocal.faceset import load_folder
+from minilocal.folder import FolderWriter
 from minilocal.masks import label_mask
 from minilocal.model import LocalFeatureNet, Output
 from minilocal.resume import resume_differences

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from minilocal import viz
-from minilocal.folder import FaceRecord, FaceSet, FolderWriter
+from minilocal.faceset import FaceSet
+from minilocal.folder import FaceRecord, FolderWriter
 from minilocal.model import LocalFeatureNet
 from minilocal.receptive_field import rf_box, rf_centres
 from minilocal.viz.figures import png_data_uri

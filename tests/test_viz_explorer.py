@@ -11,7 +11,8 @@ import torch
 
 from minilocal import viz
 from minilocal.faces import NoFaceError
-from minilocal.folder import FaceRecord, FaceSet
+from minilocal.faceset import FaceSet
+from minilocal.folder import FaceRecord
 from minilocal.model import LocalFeatureNet
 from minilocal.receptive_field import rf_box
 from minilocal.viz import explorer as explorer_mod

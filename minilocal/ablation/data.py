@@ -30,7 +30,8 @@ from typing import Mapping
 import cv2
 import numpy as np
 
-from ..folder import FaceRecord, FaceSet, assign_splits, read_records
+from ..faceset import FaceSet
+from ..folder import FaceRecord, assign_splits, read_records
 from ..paths import build_dir
 
 logger = logging.getLogger(__name__)

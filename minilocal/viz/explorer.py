@@ -36,7 +36,8 @@ import numpy as np
 import torch
 
 from ..evaluate import centre_crop
-from ..folder import FaceRecord, FaceSet
+from ..faceset import FaceSet
+from ..folder import FaceRecord
 from ..model import LocalFeatureNet, fake_probability_map, p_fake, seg_score
 from ..receptive_field import layer_geometry, output_size, rf_box, rf_centres
 from .figures import _rect, heatmap_figure, mask_outline

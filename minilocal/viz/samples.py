@@ -17,7 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..folder import FaceRecord, FaceSet, read_records
+from ..faceset import FaceSet
+from ..folder import FaceRecord, read_records
 from ..masks import real_mask
 from ..model import RECEPTIVE_FIELD
 from ..paths import dataset_candidates
