@@ -4,7 +4,7 @@ The tutorials run in course labs and in CI on a clean clone, where the full data
 ``minilocal preprocess`` (``build/data/<name>``) may not exist. :func:`tutorial_dataset`
 returns a small folder-format dataset of about ``n`` faces: a seeded sample copied from
 the built dataset when there is one, else built from the raw data through the library
-(:func:`minilocal.adapters.build_dataset`, :func:`minilocal.synth.make_fakes`). Splits are
+(:func:`minilocal.preprocess.build_dataset`, :func:`minilocal.synth.make_fakes`). Splits are
 assigned by group with a hash (:func:`minilocal.folder.assign_splits`), so a face lands in
 the same split in a subset as in the full dataset: a model trained on the full train split
 never sees a subset's test faces. :func:`tutorial_model` returns the shipped pretrained
@@ -93,9 +93,10 @@ def _build_from_raw(name: str, out: Path, n: int, seed: int, split: str | None,
 
     The inputs get their split as the full build would (by group, seed 0), are sampled like
     :func:`_copy_subset`, linked into a raw folder of the same layout beside ``out`` and
-    aligned by :func:`~minilocal.adapters.build_dataset`.
+    aligned by :func:`~minilocal.preprocess.build_dataset`.
     """
-    from .adapters import build_dataset, list_items
+    from .adapters import list_items
+    from .preprocess import build_dataset
 
     kind, src = DATASETS[name], find_dataset(name)
     items = list_items(kind, src)
@@ -152,7 +153,7 @@ def tutorial_dataset(name: str, n: int | None = 256, seed: int = 0, split: str |
     * else a cached subset in :func:`tutorial_dir`: a seeded sample with the same share of
       every split and label as the full dataset (or only faces of ``split``), copied from
       the built dataset when that exists, else aligned from the raw data
-      (:func:`~minilocal.paths.find_dataset`, :func:`~minilocal.adapters.build_dataset`:
+      (:func:`~minilocal.paths.find_dataset`, :func:`~minilocal.preprocess.build_dataset`:
       a few seconds for a hundred faces). Splits are the full dataset's, by group;
     * ``synth_lfw``: ``n / 4`` real LFW faces (``tutorial_dataset("lfw_faces", n / 4)``)
       and, for each, one FaceSwap, one self-blended and one part-swap fake with its exact

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from minilocal.adapters import build_dataset
 from minilocal.folder import read_records
+from minilocal.preprocess import build_dataset
 from minilocal.source_match import (LFW_BOX, match_source, shortcut_auc,
                                     source_statistics)
 

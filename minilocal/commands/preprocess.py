@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit code 0 when the dataset holds at least one face, 1 when nothing was processed."""
     from pathlib import Path
 
-    from ..adapters import build_dataset
+    from ..preprocess import build_dataset
     from ..paths import find_dataset
 
     src = Path(args.src)  # a folder or a file (video, image)
