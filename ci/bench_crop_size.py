@@ -28,7 +28,9 @@ import torch
 
 from minilocal.paths import find_dataset
 from minilocal.model import LocalFeatureNet
-from minilocal.train import TrainConfig, fit, load_splits
+from minilocal.recipe import TrainConfig
+from minilocal.train import fit
+from minilocal.train_data import load_splits
 
 
 def step_speed(sizes: list[int], batch_size: int = 32, rounds: int = 2) -> None:

@@ -262,7 +262,8 @@ def throughput(name: str, variant: str, batch: int, seconds: float, train: bool,
 
 def load_dfdc(root: Path, quick: bool, val_limit: int):
     """(train, val) FaceSets at 128 px through the trainer's loader (splits by group)."""
-    from minilocal.train import TrainConfig, load_splits
+    from minilocal.recipe import TrainConfig
+    from minilocal.train_data import load_splits
 
     train_set, val_set = load_splits(root, TrainConfig(limit=64 if quick else None))
     if len(val_set) > val_limit:
@@ -278,7 +279,8 @@ def fit_run(name: str, train_set, val_set, seconds: float, **overrides) -> dict:
     Returns {"images_per_s" (trainer's own count, training steps only), "train_size",
     "steps", "images_seen", "wall_s", "config"} and the trained model under "model".
     """
-    from minilocal.train import CPU_TRAIN_SIZE, TrainConfig, fit
+    from minilocal.recipe import CPU_TRAIN_SIZE, TrainConfig
+    from minilocal.train import fit
 
     if not isinstance(MODELS[name](), LocalFeatureNet):  # no segmentation head: L_cls only
         overrides = {"lambda_cls": 1.0, "lambda_seg": {}, **overrides}

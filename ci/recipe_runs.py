@@ -37,7 +37,9 @@ from minilocal.evaluate import evaluate, score_images  # noqa: E402
 from minilocal.faceset import load_folder  # noqa: E402
 from minilocal.metrics import auc_standard_error, binary_metrics  # noqa: E402
 from minilocal.model import LocalFeatureNet  # noqa: E402
-from minilocal.train import TrainConfig, fit, load_splits  # noqa: E402
+from minilocal.recipe import TrainConfig  # noqa: E402
+from minilocal.train import fit  # noqa: E402
+from minilocal.train_data import load_splits  # noqa: E402
 
 DATA = ("build/data/dfdc_faces", "build/data/synth_lfw")
 OUT = ROOT / "build" / "runs" / "recipe"

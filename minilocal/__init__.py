@@ -30,7 +30,8 @@ from .receptive_field import (label_grid, output_size, receptive_field, rf_box, 
 
 # loss, training, checkpoints
 from .loss import JointLoss
-from .train import TrainConfig, fit
+from .recipe import TrainConfig
+from .train import fit
 from .checkpoint import load_checkpoint, save_checkpoint
 
 # evaluation and explanation

@@ -2,7 +2,7 @@
 
 RUN/last.safetensors holds the model's weights, AdamW's state (``extra.optim.*``) and the
 CPU random state (``extra.rng_cpu``); RUN/last.json holds the run's TrainConfig
-(``"train"``), its :class:`~minilocal.train.RunState` (``"state"``) and the optimizer's
+(``"train"``), its :class:`~minilocal.run_state.RunState` (``"state"``) and the optimizer's
 param groups. Everything random in a step is a pure function of (seed, epoch, step)
 (:func:`~minilocal.augment.step_generator`), so a run resumed from RUN/last.* ends with the
 same weights as one that never stopped; :func:`check_run_dir` and
@@ -21,8 +21,8 @@ from torch import nn
 
 from .checkpoint import checkpoint_paths, read_checkpoint, read_config, save_checkpoint
 
-if TYPE_CHECKING:  # train.py imports this module
-    from .train import TrainConfig
+if TYPE_CHECKING:  # in annotations only
+    from .recipe import TrainConfig
 
 __all__ = ["RESUME_MAY_CHANGE", "holds_run", "resume_differences", "check_run_dir",
            "save_last", "load_last"]
@@ -129,7 +129,7 @@ def save_last(run: Path, model: Any, config: Mapping[str, Any], state: Mapping[s
         run: the run directory.
         model: what :func:`~minilocal.checkpoint.save_checkpoint` saves (state_dict, config).
         config: the run's checkpoint config ({"train": TrainConfig as a dict, ...}).
-        state: the run's position, :class:`~minilocal.train.RunState` as a dict.
+        state: the run's position, :class:`~minilocal.run_state.RunState` as a dict.
         opt: the optimizer.
     """
     tensors, groups = _optimizer_tensors(opt)
@@ -150,7 +150,7 @@ def load_last(run: Path, model: nn.Module, opt: torch.optim.Optimizer,
             when it differs from the saved one beyond RESUME_MAY_CHANGE.
 
     Returns:
-        (the saved state, as :class:`~minilocal.train.RunState` fields; the saved run's
+        (the saved state, as :class:`~minilocal.run_state.RunState` fields; the saved run's
         ``init``, where its first weights came from).
 
     Raises:

@@ -1,27 +1,26 @@
-"""Training with the joint classification-segmentation loss (paper sections 3.3 and 4).
+"""The training loop: the joint classification-segmentation loss fitted (paper 3.3 and 4).
 
 ``fit`` trains any model whose forward returns :class:`~minilocal.model.Output` on
-in-memory :class:`~minilocal.faceset.FaceSet` splits; ``train`` loads folder-format data
+in-memory :class:`~minilocal.faceset.FaceSet` splits, with the settings of a
+:class:`~minilocal.recipe.TrainConfig`; ``train`` loads folder-format data
 (:func:`~minilocal.train_data.load_splits`) and builds a
 :class:`~minilocal.model.LocalFeatureNet` with one head per mask task.
 
 ``fit`` reads as nanoGPT's loop: set up, then per epoch :func:`_train_epoch` (timm's
 ``train_one_epoch``), :func:`_validate` and :func:`_end_epoch` (history, checkpoints, early
-stop). Where a run stands is a :class:`RunState`. Everything random (data order, crops,
-flips) is a pure function of (seed, epoch, step), so a run killed at any point and resumed
-from ``RUN/last.*`` (:mod:`minilocal.resume`) ends with the same weights as one that never
-stopped.
+stop). Where a run stands is a :class:`~minilocal.run_state.RunState`. Everything random
+(data order, crops, flips) is a pure function of (seed, epoch, step), so a run killed at any
+point and resumed from ``RUN/last.*`` (:mod:`minilocal.resume`) ends with the same weights
+as one that never stopped.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -30,260 +29,20 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as D
-from .augment import augment_batch, centre_crop, epoch_order, photometric, step_generator
-from .checkpoint import save_checkpoint
+from .augment import centre_crop, epoch_order
 from .faceset import FaceSet
-from .loss import JointLoss, balanced_weights, check_lambdas
-from .masks import MASK_KINDS, MIN_CHANGE
+from .loss import JointLoss, balanced_weights
 from .metrics import binary_metrics
-from .model import DEFAULT_WIDTHS, RECEPTIVE_FIELD, LocalFeatureNet, p_fake, seg_score
-from .receptive_field import label_grid
-from .resume import check_run_dir, holds_run, load_last, save_last
+from .model import LocalFeatureNet, p_fake, seg_score
+from .recipe import CPU_TRAIN_SIZE, TrainConfig, lr_at
+from .resume import check_run_dir, holds_run, load_last
+from .run_state import Run, RunProgress, RunState, write_history
 from .runtime import eval_mode, pick_device, unwrap, use_bf16
-from .train_data import check_data, crop_labels, head_masks, load_splits
+from .train_data import check_data, load_splits, train_batch
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "RunState", "fit", "train", "lr_at", "crop_size_at", "CPU_TRAIN_SIZE"]
-
-# Default training crop on CPU. ci/recipe_runs.py, 15 CPU-minutes on dfdc_faces + synth_lfw,
-# mean val AUC: 64 px 0.635/0.629 (seeds 0/1), 96 px 0.618 (2.8x fewer crops seen). (The
-# earlier 2-minute DFDC-only ci/bench_crop_size.py runs had 96 px narrowly ahead, in noise.)
-CPU_TRAIN_SIZE = 64
-CHOICES = {"device": ("auto", "cpu", "cuda"), "amp": ("auto", "bf16", "off"),  # the values of
-           "schedule": ("cosine", "constant")}  # TrainConfig's fields with a fixed set
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every setting of a training run.
-
-    The defaults are the shipped checkpoint's recipe (MODEL_CARD.md), the best of the
-    short runs of ``ci/recipe_runs.py`` on validation: lambda_cls = 0.5 with the paper's
-    k = 2 heads, lambda_seg = {"fake": 0.3 (exact mask, else CVM), "face": 0.2 (CVM)}
-    (paper Table 1: every lambda_seg in 0.2-0.7 beats 0; Table 3's case 6 uses both
-    heads), 64-px crops on a CPU. The paper gives no optimizer settings; AdamW, lr 1e-3
-    with warm-up and cosine decay, class-balanced L_cls, JPEG and colour augmentation are
-    this project's choice.
-
-    Labels that say what the pixels show (``min_change``, ``crop_labels``): the ``fake``
-    head of a fake with an exact mask learns the masked pixels that changed by at least
-    ``min_change`` grey levels (:func:`~minilocal.train_data.changed_masks`), and a
-    training crop of such a fake that holds none of them at any receptive-field centre is
-    labelled real (:func:`~minilocal.train_data.crop_labels`). Fakes without an exact mask
-    (CVM only) keep their labels.
-
-    Raises:
-        ValueError: naming the bad field (lambdas, mask kinds, sizes, choices).
-    """
-
-    lambda_cls: float = 0.5  # weight of the image classification loss L_cls (eq. 4)
-    lambda_seg: Mapping[str, float] = field(  # {head: w}
-        default_factory=lambda: {"fake": 0.3, "face": 0.2})
-    masks: Mapping[str, str] = field(  # {head: mask kind}
-        default_factory=lambda: {"fake": "real_or_cvm", "face": "cvm"})
-    size: int = 128  # side the aligned faces are resized to when loaded
-    train_size: int | None = None  # random crop side; None: 64 on CPU (CPU_TRAIN_SIZE), else size
-    eval_size: int | None = None  # centre crop side for validation; None: size (whole face)
-    final_size: int | None = None  # crop side for the run's last final_fraction (e.g. 128)
-    final_fraction: float = 0.0  # last fraction of the run's progress trained at final_size
-    flip: bool = True  # random horizontal flips
-    epochs: int = 10  # passes over the training split
-    batch_size: int = 64  # images per step and per process
-    lr: float = 1e-3  # AdamW peak learning rate
-    weight_decay: float = 1e-4  # AdamW decoupled weight decay
-    schedule: str = "cosine"  # lr over the run's progress: "cosine" decay or "constant"
-    warmup: float = 0.02  # linear lr warm-up over this fraction of the run (0: none)
-    balance: bool = True  # weight L_cls's classes by N / (2 N_c) of the train split
-    min_change: int = MIN_CHANGE  # exact-mask pixels changed by less are labelled real; 0: off
-    crop_labels: bool = True  # a crop of an exact-mask fake with no fake centre is real
-    jpeg_p: float = 0.3  # probability of re-encoding a training crop as JPEG
-    jpeg_quality: tuple[int, int] = (60, 95)  # its quality range
-    colour: float = 0.1  # brightness/contrast/saturation jitter strength (0: off)
-    seed: int = 0  # seeds weights, data order, crops, flips and split assignment
-    device: str = "auto"  # "auto" (cuda when available), "cpu" or "cuda"
-    amp: str = "auto"  # bf16 autocast: "auto" (where the GPU/CPU has native bf16), "bf16", "off"
-    channels_last: bool = True  # NHWC memory format (faster on GPU and on this AVX-512 CPU)
-    compile: bool = False  # torch.compile the model
-    patience: int = 3  # stop after this many epochs without a better val AUC; 0: never
-    checkpoint_every: int = 200  # steps between RUN/last.* saves; 0: at epoch ends only
-    widths: tuple[int, ...] = DEFAULT_WIDTHS  # LocalFeatureNet convolution widths (train() only)
-    max_minutes: float | None = None  # stop (validated, checkpointed) after this wall time
-    max_cpu_minutes: float | None = None  # same, in CPU time of this process (fair on shared CPUs)
-    init: str | None = None  # start from this checkpoint's weights (fine-tuning; train() only)
-    limit: int | None = None  # keep at most this many images per split (seeded), for quick runs
-    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test where no split is set
-
-    def __post_init__(self) -> None:
-        check_lambdas(self.lambda_cls, self.lambda_seg)
-        for head in self.heads:
-            kind = self.masks.get(head)
-            if kind is None:
-                raise ValueError(f"head {head!r} has lambda_seg > 0 but no mask kind; set "
-                                 f"masks={{{head!r}: one of {MASK_KINDS}}}")
-            if kind not in MASK_KINDS:
-                raise ValueError(f"mask kind {kind!r} of head {head!r} is not one of {MASK_KINDS}")
-        for name in ("size", "train_size", "eval_size", "final_size"):
-            value = getattr(self, name)
-            if value is not None and not RECEPTIVE_FIELD <= value:
-                raise ValueError(f"{name} must be >= {RECEPTIVE_FIELD} (the receptive field), "
-                                 f"got {value}")
-            if value is not None and value > self.size:
-                raise ValueError(f"{name} ({value}) cannot exceed size ({self.size})")
-        for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, "
-                             f"{self.weight_decay}")
-        for name, choices in CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        if self.patience < 0 or self.checkpoint_every < 0:
-            raise ValueError("patience and checkpoint_every must be >= 0")
-        if not 0 <= self.warmup < 1 or not 0 <= self.jpeg_p <= 1 or not 0 <= self.colour < 1:
-            raise ValueError(f"need 0 <= warmup < 1, 0 <= jpeg_p <= 1, 0 <= colour < 1, got "
-                             f"{self.warmup}, {self.jpeg_p}, {self.colour}")
-        lo, hi = self.jpeg_quality
-        if not 1 <= lo <= hi <= 100 or self.min_change < 0:
-            raise ValueError(f"need 1 <= jpeg_quality[0] <= jpeg_quality[1] <= 100 and "
-                             f"min_change >= 0, got {self.jpeg_quality}, {self.min_change}")
-        if not 0 <= self.final_fraction <= 1 or (self.final_fraction > 0) != bool(self.final_size):
-            raise ValueError(f"final_size and 0 < final_fraction <= 1 go together, got "
-                             f"{self.final_size}, {self.final_fraction}")
-        if self.limit is not None and self.limit < 2:
-            raise ValueError(f"limit must be >= 2 images, got {self.limit}")
-
-    @property
-    def heads(self) -> list[str]:
-        """Segmentation heads that are trained (lambda_seg > 0), in the given order."""
-        return [h for h, w in self.lambda_seg.items() if w > 0]
-
-
-# --------------------------------------------------------------------------- schedules
-
-
-def crop_size_at(config: TrainConfig, progress: float, train_size: int) -> int:
-    """Training crop side at ``progress`` (0..1 of the run): ``train_size``, then
-    ``config.final_size`` over the last ``config.final_fraction`` of the run, so that the
-    BatchNorm statistics and the image label's pooling see whole faces before the end."""
-    if config.final_size and progress >= 1.0 - config.final_fraction:
-        return config.final_size
-    return train_size
-
-
-def lr_at(config: TrainConfig, progress: float) -> float:
-    """The learning rate at ``progress`` in [0, 1], the fraction of the run done: the
-    larger of steps done / all steps and, for a run with a time limit, time used / limit,
-    so a run stopped by its budget always ends annealed. Linear warm-up over the first
-    ``config.warmup``, then constant or cosine decay to 0."""
-    p = min(max(progress, 0.0), 1.0)
-    if config.warmup and p < config.warmup:
-        return config.lr * max(p / config.warmup, 0.01)
-    if config.schedule == "constant":
-        return config.lr
-    p = (p - config.warmup) / (1 - config.warmup)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * p))
-
-
-# --------------------------------------------------------------------------- the run
-
-
-@dataclass
-class RunState:
-    """Where a run stands; saved in RUN/last.json ("state") so a resume continues there."""
-
-    epoch: int = 0  # epochs completed
-    step: int = 0  # steps done in the current epoch
-    global_step: int = 0  # steps done in the whole run
-    best_auc: float = -1.0  # the best val AUC so far (the epoch saved as RUN/best.*)
-    bad_epochs: int = 0  # complete epochs since the val AUC last improved (patience)
-    sums: dict = field(default_factory=dict)  # this epoch: {term: sum of loss x B, "n": images}
-    history: list = field(default_factory=list)  # one row per epoch: what fit returns
-    wall_s: float = 0.0  # wall-clock seconds trained, over all resumes (max_minutes)
-    cpu_s: float = 0.0  # CPU seconds of this process, over all resumes (max_cpu_minutes)
-
-    @classmethod
-    def saved(cls, state: Mapping[str, Any]) -> RunState:
-        """The state saved in RUN/last.json, its history cut to the completed epochs (an
-        epoch cut by a time limit is trained on from where it stopped)."""
-        st = cls(**{k: v for k, v in state.items() if k in cls.__dataclass_fields__})
-        st.history = [row for row in st.history if row["epoch"] <= st.epoch]
-        return st
-
-
-class _Progress:
-    """The fraction of the run done, 0..1: steps done / all steps or, for a run with a time
-    limit, time used / limit, whichever is larger (so a run stopped by its budget ends
-    annealed). Each call records the time used in the state (budgets span resumes)."""
-
-    def __init__(self, config: TrainConfig, state: RunState, total_steps: int) -> None:
-        self.config, self.state, self.total_steps = config, state, max(total_steps, 1)
-        self.wall0, self.cpu0 = state.wall_s, state.cpu_s  # budget used before a resume
-        self.t0, self.cpu_t0 = time.perf_counter(), time.process_time()
-        self.limited = config.max_minutes is not None or config.max_cpu_minutes is not None
-
-    def __call__(self) -> float:
-        st, config = self.state, self.config
-        st.wall_s = self.wall0 + time.perf_counter() - self.t0
-        st.cpu_s = self.cpu0 + time.process_time() - self.cpu_t0
-        done = st.global_step / self.total_steps
-        for used_s, limit in ((st.wall_s, config.max_minutes), (st.cpu_s, config.max_cpu_minutes)):
-            if limit is not None:
-                done = max(done, used_s / (60 * limit) if limit > 0 else 1.0)
-        return done
-
-
-class _Saveable:
-    """What save_checkpoint needs from a model: state_dict() and config()."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = unwrap(model)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.model.state_dict()
-
-    def config(self) -> dict:
-        fn = getattr(self.model, "config", None)
-        return fn() if callable(fn) else {"class": type(self.model).__name__}
-
-
-@dataclass
-class _Run:
-    """What stays fixed during a run: its settings, where it runs, data, model, optimizer."""
-
-    config: TrainConfig  # train_size and eval_size filled in
-    device: torch.device
-    info: D.DistInfo  # this process among the torchrun processes (one without torchrun)
-    bf16: bool  # bf16 autocast
-    train_set: FaceSet  # on the device
-    val_set: FaceSet
-    model: nn.Module  # the bare model (no DDP or compile wrapper): saved, and validated
-    net: nn.Module  # the model as trained (DDP over processes, compiled)
-    opt: torch.optim.Optimizer
-    loss_fn: JointLoss
-    out: Path | None  # the run directory; None writes nothing
-    save_cfg: dict  # what every checkpoint's JSON holds: settings, bf16, class weights, meta
-
-    def __post_init__(self) -> None:
-        B = self.config.batch_size
-        self.steps_per_epoch = -(-len(D.shard(torch.arange(len(self.train_set)), self.info)) // B)
-        try:  # crop_labels looks at the receptive-field centres; at every pixel for models
-            label_grid(torch.zeros(1, self.config.train_size, self.config.train_size),
-                       self.model)  # without conv layers
-            self.centres = lambda m: label_grid(m, self.model)
-        except ValueError:
-            self.centres = lambda m: m
-
-    def save_last(self, state: RunState) -> None:
-        if self.out is not None and self.info.is_main:
-            save_last(self.out, _Saveable(self.model), self.save_cfg, asdict(state), self.opt)
-
-    def save_best(self, state: RunState, row: dict) -> None:
-        if self.out is not None:
-            save_checkpoint(self.out / "best", _Saveable(self.model),
-                            {**self.save_cfg, "epoch": row["epoch"], "step": state.global_step,
-                             "metrics": row})
+__all__ = ["fit", "train"]
 
 
 def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainConfig,
@@ -352,10 +111,10 @@ def fit(model: nn.Module, train_set: FaceSet, val_set: FaceSet, config: TrainCon
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if config.compile:
         net = torch.compile(net)
-    r = _Run(used, device, info, bf16, train_set, val_set, unwrap(model), net, opt, loss_fn, run,
-             {"train": asdict(used), "bf16": bf16, "class_weights": weights, **dict(meta or {})})
+    r = Run(used, device, info, bf16, train_set, val_set, unwrap(model), net, opt, loss_fn, run,
+            {"train": asdict(used), "bf16": bf16, "class_weights": weights, **dict(meta or {})})
     # the loop: an epoch (or what a time limit leaves of it), validation, checkpoints
-    clock = _Progress(used, state, config.epochs * r.steps_per_epoch)
+    clock = RunProgress(used, state, config.epochs * r.steps_per_epoch)
     for epoch in range(state.epoch, config.epochs):
         t_epoch = time.perf_counter()
         n_seen, time_up, partial = _train_epoch(r, state, epoch, clock, progress, callback)
@@ -393,34 +152,7 @@ def _to_input(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def _batch(r: _Run, epoch: int, step: int, index: torch.Tensor, done: float
-           ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """One training batch: random crops (side :func:`crop_size_at` ``done``), flips, JPEG and
-    colour, all drawn from (seed, epoch, step, rank); image labels of what each crop shows
-    (:func:`~minilocal.train_data.crop_labels`); each head's labels at the receptive-field
-    centres (:func:`~minilocal.receptive_field.label_grid`).
-
-    Returns:
-        images (B, 3, S, S) float in [0, 1], labels (B,) int64, {head: (B, S', S') labels}.
-    """
-    config, data = r.config, r.train_set
-    g = step_generator(config.seed, epoch, step, r.info.rank)
-    labels = data.labels[index]
-    masks = head_masks(data, index, config.masks, config.heads)
-    masks[" fake pixels"] = data.masks[index]  # for crop_labels (no head name)
-    crop = crop_size_at(config, done, config.train_size)
-    images, masks = augment_batch(data.images[index], masks, crop, g, flip=config.flip)
-    fake_pixels = masks.pop(" fake pixels")
-    images = photometric(images, g, config.jpeg_p, config.jpeg_quality, config.colour)
-    seg_labels = {h: label_grid(m, r.model) for h, m in masks.items()}
-    if config.crop_labels:
-        exact = data.has_mask[index] & (labels == 1)
-        if bool(exact.any()):
-            labels = crop_labels(labels, exact, r.centres(fake_pixels))
-    return _to_input(images, config.channels_last), labels, seg_labels
-
-
-def _train_epoch(r: _Run, state: RunState, epoch: int, clock: _Progress, progress: bool,
+def _train_epoch(r: Run, state: RunState, epoch: int, clock: RunProgress, progress: bool,
                  callback: Callable[[dict[str, Any]], None] | None) -> tuple[int, bool, bool]:
     """Train ``epoch`` from ``state.step`` on (a resume starts mid-epoch), adding each
     step's loss terms to ``state.sums``; RUN/last.* every ``checkpoint_every`` steps.
@@ -440,7 +172,8 @@ def _train_epoch(r: _Run, state: RunState, epoch: int, clock: _Progress, progres
     for step in bar:
         index = order[step * B:(step + 1) * B].to(r.device)
         done = clock()
-        images, labels, seg_labels = _batch(r, epoch, step, index, done)
+        images, labels, seg_labels = train_batch(r, epoch, step, index, done)
+        images = _to_input(images, config.channels_last)
         for group in r.opt.param_groups:
             group["lr"] = lr_at(config, done)
         with torch.autocast(r.device.type, dtype=torch.bfloat16, enabled=r.bf16):
@@ -503,7 +236,7 @@ def _validate(model: nn.Module, data: FaceSet, size: int, batch_size: int, bf16:
     return row
 
 
-def _end_epoch(r: _Run, state: RunState, epoch: int, t_epoch: float, n_seen: int,
+def _end_epoch(r: Run, state: RunState, epoch: int, t_epoch: float, n_seen: int,
                time_up: bool, partial: bool) -> bool:
     """Close an epoch: mean losses over all processes, validation (rank 0), RUN/best.* when
     the val AUC is the best so far, RUN/last.* and the history files; True to stop (a time
@@ -535,22 +268,13 @@ def _end_epoch(r: _Run, state: RunState, epoch: int, t_epoch: float, n_seen: int
                                              for k, v in row.items()})
     r.save_last(state)
     if r.out is not None and info.is_main:
-        _write_history(r.out, state.history)
+        write_history(r.out, state.history)
     early = bool(config.patience) and state.bad_epochs >= config.patience
     stop = D.broadcast_flag(time_up or early, info, r.device)
     if stop:
         logger.info("stopping after epoch %d: %s", epoch + 1, "time limit" if time_up else
                     f"no better val AUC for {config.patience} epochs")
     return stop
-
-
-def _write_history(out: Path, history: list[dict]) -> None:
-    (out / "history.json").write_text(json.dumps(history, indent=2))
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    with open(out / "history.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
 
 
 def _init_from(model: LocalFeatureNet, path: str) -> None:

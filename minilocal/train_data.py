@@ -2,11 +2,12 @@
 
 :func:`load_splits` reads folder-format datasets into in-memory
 :class:`~minilocal.faceset.FaceSet` splits; :func:`check_data` says whether they can train
-the heads of a :class:`~minilocal.train.TrainConfig`. The labels follow the pixels:
-:func:`head_masks` gives each head its dense mask (:func:`~minilocal.masks.label_masks`;
-real images: zeros, except for the ``face`` head), :func:`changed_masks` keeps an exact
-mask's pixels that really changed, and :func:`crop_labels` calls a training crop real
-when none of its receptive-field centres falls on a fake pixel.
+the heads of a :class:`~minilocal.recipe.TrainConfig`. :func:`train_batch` draws one
+training batch. The labels follow the pixels: :func:`head_masks` gives each head its dense
+mask (:func:`~minilocal.masks.label_masks`; real images: zeros, except for the ``face``
+head), :func:`changed_masks` keeps an exact mask's pixels that really changed, and
+:func:`crop_labels` calls a training crop real when none of its receptive-field centres
+falls on a fake pixel.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import torch
 
+from .augment import augment_batch, photometric, step_generator
 from .faceset import FaceSet, load_folder
 from .folder import assign_splits, read_records
 from .masks import MIN_CHANGE, changed_mask, label_masks
+from .receptive_field import label_grid
+from .recipe import TrainConfig, crop_size_at
 from .status import warn_if_incomplete
 
-if TYPE_CHECKING:  # train.py imports this module
-    from .train import TrainConfig
+if TYPE_CHECKING:  # in annotations only
+    from .run_state import Run
 
 __all__ = ["FACE_HEAD", "load_splits", "check_data", "head_masks", "changed_masks",
-           "crop_labels"]
+           "crop_labels", "train_batch"]
 
 FACE_HEAD = "face"  # the head that predicts the face region for every image (real or fake)
 
@@ -126,6 +130,39 @@ def crop_labels(labels: torch.Tensor, exact: torch.Tensor, fake_centres: torch.T
     shows_fake = fake_centres.flatten(1).bool().any(1).to(labels.device)
     real_crop = exact.to(labels.device).bool() & ~shows_fake
     return torch.where(real_crop, torch.zeros_like(labels), labels)
+
+
+def train_batch(run: Run, epoch: int, step: int, index: torch.Tensor, done: float
+                ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """One training batch: random crops (side :func:`~minilocal.recipe.crop_size_at`
+    ``done``), flips, JPEG and colour, all drawn from (seed, epoch, step, rank); image
+    labels of what each crop shows (:func:`crop_labels`); each head's labels at the
+    receptive-field centres (:func:`~minilocal.receptive_field.label_grid`).
+
+    Args:
+        run: the :class:`~minilocal.run_state.Run` (its config, train set, rank, model).
+        epoch, step: where in the run the batch is drawn.
+        index: (B,) int64 rows of ``run.train_set``.
+        done: the fraction of the run done (:class:`~minilocal.run_state.RunProgress`).
+
+    Returns:
+        images (B, 3, S, S) uint8, labels (B,) int64, {head: (B, S', S') labels}.
+    """
+    config, data = run.config, run.train_set
+    g = step_generator(config.seed, epoch, step, run.info.rank)
+    labels = data.labels[index]
+    masks = head_masks(data, index, config.masks, config.heads)
+    masks[" fake pixels"] = data.masks[index]  # for crop_labels (no head name)
+    crop = crop_size_at(config, done, config.train_size)
+    images, masks = augment_batch(data.images[index], masks, crop, g, flip=config.flip)
+    fake_pixels = masks.pop(" fake pixels")
+    images = photometric(images, g, config.jpeg_p, config.jpeg_quality, config.colour)
+    seg_labels = {h: label_grid(m, run.model) for h, m in masks.items()}
+    if config.crop_labels:
+        exact = data.has_mask[index] & (labels == 1)
+        if bool(exact.any()):
+            labels = crop_labels(labels, exact, run.centres(fake_pixels))
+    return images, labels, seg_labels
 
 
 def load_splits(data: str | Path | Iterable[str | Path], config: TrainConfig,

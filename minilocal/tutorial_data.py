@@ -272,7 +272,8 @@ def tutorial_model(dataset: str = "synth_lfw", n: int = 256, minutes: float = 0.
 def _quick_train(data: Path, run: Path, minutes: float, epochs: int, seed: int,
                  device: str | torch.device) -> None:
     """Train a SMALL_WIDTHS network on ``data`` into ``run`` (via a temporary folder)."""
-    from .train import TrainConfig, train
+    from .recipe import TrainConfig
+    from .train import train
 
     fakes = [r for r in read_records(data) if r.label == "fake"]
     kind = "real" if fakes and all(r.mask for r in fakes) else "cvm"

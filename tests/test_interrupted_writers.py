@@ -27,7 +27,7 @@ from minilocal.checkpoint import save_checkpoint
 from minilocal.evaluate import load_eval_set
 from minilocal.folder import TMP_SUFFIX, FolderWriter, read_records
 from minilocal.model import LocalFeatureNet
-from minilocal.train import TrainConfig
+from minilocal.recipe import TrainConfig
 from minilocal.train_data import load_splits
 from test_synth import SIZE, make_face
 

@@ -25,7 +25,8 @@ import torch
 from ..checkpoint import checkpoint_paths, load_checkpoint
 from ..evaluate import evaluate
 from ..model import DEFAULT_WIDTHS, LocalFeatureNet
-from ..train import TrainConfig, fit
+from ..recipe import TrainConfig
+from ..train import fit
 from .data import load_setting, resolve_sources, setting_sources
 from .grid import BUDGETS, Budget, Cell
 

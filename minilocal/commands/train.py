@@ -47,7 +47,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> list[str]:
     fields that run() reads back by name."""
     from typing import get_type_hints
 
-    from ..train import CHOICES, TrainConfig
+    from ..recipe import CHOICES, TrainConfig
 
     hints, comments, plain = get_type_hints(TrainConfig), field_help(TrainConfig), []
     for f in fields(TrainConfig):
@@ -116,7 +116,7 @@ def resolve_lambdas(lambda_cls: float | None, lambda_seg: str | None,
         cls = 1.0 - sum(seg.values()) if lambda_cls is None else lambda_cls
         return round(cls, 10), seg
     if lambda_cls is None:  # the trainer's defaults (TrainConfig)
-        from ..train import TrainConfig
+        from ..recipe import TrainConfig
 
         default = TrainConfig()
         return default.lambda_cls, dict(default.lambda_seg)
@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..paths import find_dataset
-    from ..train import TrainConfig, train
+    from ..recipe import TrainConfig
+    from ..train import train
 
     if args.threads:
         torch.set_num_threads(args.threads)
