@@ -42,23 +42,24 @@ def _timed(fn):
 def _init() -> None:
     import cv2
 
-    from minilocal import faces
+    from minilocal import face_detection
 
     cv2.setNumThreads(1)
-    faces._dlib()  # load the models, then time them from here: faces keeps no timers
+    face_detection._dlib()  # load the models, then time them from here: no timers inside
     for name in ("detector", "predictor"):
-        faces._models[name] = _timed(faces._models[name])
+        face_detection._models[name] = _timed(face_detection._models[name])
 
 
 def _run(paths: list[str]) -> tuple[int, float, float]:
     """Faces done, CPU seconds busy, CPU seconds inside dlib: in one process."""
     from minilocal import faces
+    from minilocal.image_io import read_image
     from minilocal.masks import cvm
 
     _DLIB.update(seconds=0.0, calls=0)
     t = time.process_time()
     for p in paths:
-        crop = faces.align_face(faces.read_image(p))
+        crop = faces.align_face(read_image(p))
         cvm(crop.landmarks, *crop.image.shape[:2])
     busy = time.process_time() - t
     return len(paths), busy, _DLIB["seconds"]

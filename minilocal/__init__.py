@@ -9,13 +9,15 @@ ones, convex hull, real) that can all be generated automatically.
 Captum, scikit-learn, plotly and ipywidgets are imported when first used. The names below
 follow one face from disk to a heatmap (faces -> masks -> labels -> model -> loss -> train
 -> evaluate -> explain); each has this one import route. Everything else lives in the
-submodules, one concept each: ``faces``, ``video``, ``compress``, ``adapters``, ``synth``,
-``masks``, ``receptive_field``, ``train``, ``evaluate``, ``predict``, ``explain``, ``viz``,
-``ablation``, ``registry``, ``paths``.
+submodules, one concept each: ``image_io``, ``face_detection``, ``faces``, ``video``,
+``compress``, ``adapters``, ``synth``, ``masks``, ``receptive_field``, ``train``,
+``evaluate``, ``predict``, ``explain``, ``viz``, ``ablation``, ``registry``, ``paths``.
 """
 
 # faces: read, detect and align; folder-format datasets
-from .faces import NoFaceError, align_face, read_image
+from .face_detection import NoFaceError
+from .faces import align_face
+from .image_io import read_image
 from .faceset import FaceSet, load_folder
 from .paths import find_dataset
 

@@ -233,7 +233,7 @@ def evaluate(model: nn.Module, faceset: FaceSet, sizes: Sequence[int] = DEFAULT_
 def _looks_aligned(root: Path, records, size: int) -> bool:
     if any(r.box or r.detection or r.landmarks for r in records):
         return True
-    from .faces import image_size, read_encoded
+    from .image_io import image_size, read_encoded
 
     path = root / records[0].file  # the header's size is enough: nothing is decoded
     try:
@@ -292,12 +292,13 @@ def _align_records(root: Path, records, size: int, progress: bool) -> FaceSet:
     from tqdm.auto import tqdm
 
     from . import faces as faces_mod
+    from .image_io import read_image
     from .masks import cvm
 
     images, hulls, kept, skipped = [], [], [], []
     for r in tqdm(records, desc=f"aligning {root.name}", disable=not progress):
         try:
-            crop = faces_mod.align_face(faces_mod.read_image(root / r.file), size=size)
+            crop = faces_mod.align_face(read_image(root / r.file), size=size)
         except ValueError as err:  # unreadable image, or NoFaceError
             skipped.append((r.file, str(err)))
             continue

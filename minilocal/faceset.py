@@ -28,9 +28,9 @@ def _read_rgb(path: Path, size: int | None, compression: str | None = None
     """(H, W, 3) uint8 RGB, re-encoded at ``compression`` if given, then resized to
     size x size if given; and the size on disk.
 
-    Decoded like :func:`minilocal.faces.read_image`: size checked in the header first,
+    Decoded like :func:`minilocal.image_io.read_image`: size checked in the header first,
     EXIF orientation applied."""
-    from .faces import read_decoded
+    from .image_io import read_decoded
 
     rgb = cv2.cvtColor(read_decoded(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     saved = rgb.shape[:2]
@@ -45,7 +45,7 @@ def _read_rgb(path: Path, size: int | None, compression: str | None = None
 
 def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """A true forgery mask as (H, W) uint8 {0, 1} at ``shape`` (nearest neighbour)."""
-    from .faces import read_decoded
+    from .image_io import read_decoded
 
     m = read_decoded(path, cv2.IMREAD_GRAYSCALE)
     if m.shape != shape:

@@ -117,10 +117,11 @@ def predict_video(model: nn.Module, path: str | Path, frames: int = 8, size: int
     Raises:
         FileNotFoundError: if the file does not exist.
         ValueError: if ``frames`` < 1, the video has no decodable frame, or its frames
-            are smaller than :data:`~minilocal.faces.MIN_SIDE` px a side.
+            are smaller than :data:`~minilocal.image_io.MIN_SIDE` px a side.
         NoFaceError: if no analysed frame shows a face.
     """
-    from .faces import NoFaceError, align_face
+    from .face_detection import NoFaceError
+    from .faces import align_face
 
     if frames < 1:
         raise ValueError(f"frames must be at least 1, got {frames}")
@@ -149,8 +150,8 @@ def predict_video(model: nn.Module, path: str | Path, frames: int = 8, size: int
 
 
 def _check_frame_size(path: Path, frame: np.ndarray) -> None:
-    """The minimum side of :func:`minilocal.faces.read_image` applied to video frames."""
-    from .faces import MIN_SIDE
+    """The minimum side of :func:`minilocal.image_io.read_image` applied to video frames."""
+    from .image_io import MIN_SIDE
 
     H, W = frame.shape[:2]
     if min(H, W) < MIN_SIDE:

@@ -61,15 +61,16 @@ def _init_worker(opts: dict, pool: bool = True) -> None:
         cv2.setNumThreads(1)
     _opts.clear()
     _opts.update(opts)
-    from . import faces
+    from .face_detection import _dlib
 
-    faces._dlib()  # load the models once in this process
+    _dlib()  # load the models once in this process
 
 
 def _image_faces(item: Item, opts: dict) -> list[_CropRow]:
     from . import faces
+    from .image_io import read_image
 
-    image = faces.read_image(item.path)
+    image = read_image(item.path)
 
     def align(im: np.ndarray):
         return faces.align_face(im, opts["size"], opts["scale"],

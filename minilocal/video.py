@@ -219,7 +219,8 @@ def video_faces(video: FFPPVideo, k: int | None = 16, every: int | None = None,
     Raises:
         ValueError: if a fake and its real differ in frame count, or a video is unreadable.
     """
-    from .faces import NoFaceError, align_with_box, crop_box, find_face, predict_landmarks
+    from .face_detection import NoFaceError, find_face, predict_landmarks
+    from .faces import align_with_box, crop_box
 
     n = frame_count(video.path)
     if video.real is not None and frame_count(video.real) != n:

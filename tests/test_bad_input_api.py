@@ -23,9 +23,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from minilocal import checkpoint as ckpt
-from minilocal import faces, registry
+from minilocal import image_io, registry
 from minilocal.checkpoint import load_checkpoint, read_checkpoint, read_config, save_checkpoint
-from minilocal.faces import read_image
+from minilocal.image_io import read_image
 from minilocal.faceset import load_folder
 from minilocal.folder import FolderWriter, read_records
 from minilocal.model import LocalFeatureNet
@@ -173,7 +173,7 @@ class TestImageSizeFromHeader:
     def test_huge_files_are_not_read(self, tmp_path, monkeypatch):
         path = tmp_path / "a.png"
         _png(path, np.full((48, 48, 3), 1, np.uint8))
-        monkeypatch.setattr(faces, "MAX_FILE_BYTES", 100)
+        monkeypatch.setattr(image_io, "MAX_FILE_BYTES", 100)
         with pytest.raises(ValueError, match="image file too large"):
             read_image(path)
 
@@ -192,7 +192,7 @@ class TestImageSizeFromHeader:
     def test_header_sizes_match_the_decoded_images(self, ext):
         image = np.random.default_rng(0).integers(0, 255, (37, 53, 3), np.uint8)
         ok, buf = cv2.imencode(ext, image)
-        assert ok and faces.image_size(buf.tobytes()) == (53, 37)
+        assert ok and image_io.image_size(buf.tobytes()) == (53, 37)
 
 
 class TestExifOrientation:

@@ -485,7 +485,7 @@ def test_evaluate_metadata_without_file_column(tmp_path, checkpoint, capsys):
 
 @pytest.fixture(scope="module")
 def face_rgb():
-    from minilocal.faces import read_image
+    from minilocal.image_io import read_image
     from minilocal.paths import find_dataset
 
     try:

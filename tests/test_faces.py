@@ -1,31 +1,22 @@
-"""Tests for minilocal/faces.py: reading images, detection with fallbacks, aligned crops."""
+"""Tests for minilocal/faces.py: the 1.3x crop box, borders, crops and align_face."""
 
-import ast
-import sys
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 
-import minilocal
-from minilocal import faces
+from minilocal import face_detection
+from minilocal.face_detection import NoFaceError, detect_landmarks
 from minilocal.faces import (
     FaceCrop,
-    NoFaceError,
     align_face,
     align_with_box,
     crop_box,
     crop_image,
-    fit_box,
     crop_landmarks,
-    detect_landmarks,
-    find_face,
-    read_image,
-    to_rgb,
+    fit_box,
 )
-from minilocal.paths import find_dataset
+from minilocal.image_io import read_image
 from minilocal.masks import cvm
+from minilocal.paths import find_dataset
 
 
 def _dataset(name):
@@ -43,96 +34,6 @@ def lfw_path():
 @pytest.fixture(scope="module")
 def lfw_rgb(lfw_path):
     return read_image(lfw_path)
-
-
-def write(path, array, ext=".png"):
-    ok, buf = cv2.imencode(ext, array)
-    assert ok
-    path.write_bytes(buf.tobytes())
-    return path
-
-
-# ---------------------------------------------------------------- read_image
-
-
-class TestReadImage:
-    def test_reads_rgb_in_order(self, tmp_path):
-        bgr = np.zeros((50, 60, 3), np.uint8)
-        bgr[..., 0] = 200  # blue in OpenCV order
-        im = read_image(write(tmp_path / "b.png", bgr))
-        assert im.shape == (50, 60, 3) and im.dtype == np.uint8
-        assert im[0, 0].tolist() == [0, 0, 200]
-
-    @pytest.mark.parametrize("case, match", [
-        ("empty", r"empty file \(0 bytes\)"),
-        ("garbage", "cannot decode image"),
-        ("truncated_jpg", "truncated image file"),
-        ("truncated_png", "truncated image file"),
-        ("gray", "grayscale image"),
-        ("rgba_transparent", "transparent pixels"),
-        ("tiny", "image too small"),
-        ("huge", "image too large"),
-    ])
-    def test_bad_input_says_why(self, tmp_path, case, match):
-        rng = np.random.default_rng(0)
-        photo = rng.integers(0, 255, (64, 64, 3), np.uint8)
-        if case == "empty":
-            path = tmp_path / "x.jpg"
-            path.write_bytes(b"")
-        elif case == "garbage":
-            path = tmp_path / "x.jpg"
-            path.write_bytes(b"this is not an image" * 10)
-        elif case == "truncated_jpg":
-            data = write(tmp_path / "full.jpg", photo, ".jpg").read_bytes()
-            path = tmp_path / "x.jpg"
-            path.write_bytes(data[: len(data) // 2])
-        elif case == "truncated_png":
-            data = write(tmp_path / "full.png", photo).read_bytes()
-            path = tmp_path / "x.png"
-            path.write_bytes(data[: len(data) - 20])
-        elif case == "gray":
-            path = write(tmp_path / "x.png", photo[..., 0])
-        elif case == "rgba_transparent":
-            rgba = np.dstack([photo, np.full((64, 64), 255, np.uint8)])
-            rgba[:5, :5, 3] = 0
-            path = write(tmp_path / "x.png", rgba)
-        elif case == "tiny":
-            path = write(tmp_path / "x.png", photo[:30, :30])
-        else:
-            path = write(tmp_path / "x.png", np.zeros((48, 8001, 3), np.uint8))
-        with pytest.raises(ValueError, match=match):
-            read_image(path)
-
-    def test_missing_file(self, tmp_path):
-        with pytest.raises(FileNotFoundError, match="no such image file"):
-            read_image(tmp_path / "nope.jpg")
-
-    def test_gray_allowed_is_replicated(self, tmp_path):
-        gray = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8)
-        im = read_image(write(tmp_path / "g.png", gray), allow_gray=True)
-        assert im.shape == (64, 64, 3)
-        assert (im[..., 0] == gray).all() and (im[..., 2] == gray).all()
-
-    def test_opaque_rgba_drops_alpha(self, tmp_path):
-        bgr = np.full((48, 48, 3), (10, 20, 30), np.uint8)
-        rgba = np.dstack([bgr, np.full((48, 48), 255, np.uint8)])
-        im = read_image(write(tmp_path / "a.png", rgba))
-        assert im.shape == (48, 48, 3) and im[0, 0].tolist() == [30, 20, 10]
-
-    def test_16_bit_is_scaled_to_8(self, tmp_path):
-        bgr16 = np.full((48, 48, 3), 257 * 100, np.uint16)
-        bgr16[0, 0] = 65535
-        im = read_image(write(tmp_path / "d.png", bgr16))
-        assert im.dtype == np.uint8
-        assert im[1, 1].tolist() == [100, 100, 100] and im[0, 0].tolist() == [255, 255, 255]
-
-    def test_rejects_float_pixels(self):
-        with pytest.raises(ValueError, match="unsupported pixel type float32"):
-            to_rgb(np.zeros((50, 50, 3), np.float32))
-
-    def test_rejects_two_channels(self):
-        with pytest.raises(ValueError, match="unsupported image shape"):
-            to_rgb(np.zeros((50, 50, 2), np.uint8))
 
 
 # ---------------------------------------------------------------- geometry
@@ -204,46 +105,6 @@ class TestCropImage:
         assert crop_landmarks(pts, (40, 30, 140, 130), 100)[0].tolist() == [10.0, 30.0]
 
 
-# ---------------------------------------------------------------- detection
-
-
-class TestModels:
-    def test_predictor_found_without_importing_package(self):
-        assert faces._predictor_path().endswith("shape_predictor_68_face_landmarks.dat")
-        assert "face_recognition_models" not in sys.modules
-
-    @pytest.mark.parametrize("module", ["faces", "video", "compress", "adapters"])
-    def test_dlib_and_av_are_imported_lazily(self, module):
-        # `import minilocal` must not need dlib or PyAV: no top-level import of them
-        tree = ast.parse(Path(minilocal.__file__).with_name(f"{module}.py").read_text())
-        top = {alias.name.split(".")[0] for node in tree.body
-               if isinstance(node, (ast.Import, ast.ImportFrom))
-               for alias in node.names}
-        top |= {node.module.split(".")[0] for node in tree.body
-                if isinstance(node, ast.ImportFrom) and node.module}
-        assert not top & {"dlib", "av", "face_recognition_models"}
-
-
-class TestDetect:
-    def test_landmarks_of_a_real_face(self, lfw_rgb):
-        pts = detect_landmarks(lfw_rgb)
-        assert pts.shape == (68, 2) and pts.dtype == np.float32
-        # LFW deep-funneled: the face sits in the middle of the 250 px photo
-        assert 80 < pts[:, 0].mean() < 170 and 80 < pts[:, 1].mean() < 170
-
-    def test_no_face_raises(self):
-        with pytest.raises(NoFaceError, match="no face found"):
-            detect_landmarks(np.full((120, 120, 3), 128, np.uint8))
-
-    def test_no_face_without_whole_image(self):
-        with pytest.raises(NoFaceError, match="even on the padded image"):
-            find_face(np.full((120, 120, 3), 128, np.uint8), whole_image=False)
-
-    def test_rejects_non_rgb(self):
-        with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 RGB"):
-            detect_landmarks(np.zeros((50, 50), np.uint8))
-
-
 class TestAlignFace:
     def test_crop_and_landmarks(self, lfw_rgb):
         crop = align_face(lfw_rgb)
@@ -281,7 +142,7 @@ class TestAlignFace:
         # a tight DFDC crop that the plain detector misses
         path = _dataset("dfdc_faces") / "real" / "abnnlixoap.jpg"
         image = read_image(path)
-        assert not faces.detect_faces(image)
+        assert not face_detection.detect_faces(image)
         assert align_face(image).detection == "hog_padded"
 
     def test_given_box_keeps_pairs_aligned(self, lfw_rgb):
@@ -294,7 +155,7 @@ class TestAlignFace:
     def test_centre_prefers_the_centred_person(self):
         # LFW photo where a bystander's face is larger than the person's own
         image = read_image(_dataset("lfw_faces") / "Akmal_Taher" / "Akmal_Taher_0001.jpg")
-        assert len(faces.detect_faces(image)) >= 2
+        assert len(face_detection.detect_faces(image)) >= 2
 
         def holds_centre(box):
             return box[0] <= 125 < box[2] and box[1] <= 125 < box[3]

@@ -9,7 +9,7 @@ import torch
 
 from minilocal import cli
 from minilocal.checkpoint import save_checkpoint
-from minilocal.faces import NoFaceError
+from minilocal.face_detection import NoFaceError
 from minilocal.model import LocalFeatureNet
 from minilocal.video import frame_count, sample_indices
 from minilocal.predict import predict_image, predict_video

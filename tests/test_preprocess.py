@@ -87,7 +87,7 @@ class TestBuildDataset:
     def test_ffpp_pairs_share_group_and_get_masks(self, tmp_path, lfw_root):
         from test_video import ffpp_tree
 
-        from minilocal.faces import read_image
+        from minilocal.image_io import read_image
 
         real = read_image(lfw_root / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg")
         fake = real.copy()

@@ -132,6 +132,7 @@ def test_load_pool_resizes_folder_faces_with_their_landmarks(reals):
 
 def test_raw_images_are_aligned_first(tmp_path, monkeypatch):
     from minilocal import faces
+    from minilocal.face_detection import NoFaceError
 
     raw = tmp_path / "raw"
     for i, person in enumerate(["Ann", "Ann", "Bob", "Cy", "Cy"]):
@@ -141,7 +142,7 @@ def test_raw_images_are_aligned_first(tmp_path, monkeypatch):
     def fake_align(image, size=128, scale=1.3, fallback=True, whole_image=True):
         i = int(image[0, 0, 0])
         if i == 4:
-            raise faces.NoFaceError("no face found by the HOG detector")
+            raise NoFaceError("no face found by the HOG detector")
         face, pts = make_face(i)
         return faces.FaceCrop(face, pts, (0, 0, 60, 60), "hog")
 
@@ -172,13 +173,14 @@ def test_errors(reals, tmp_path, capsys):
 
 def test_no_usable_face_is_an_error(tmp_path, monkeypatch, capsys):
     from minilocal import faces
+    from minilocal.face_detection import NoFaceError
 
     raw = tmp_path / "raw"
     raw.mkdir()
     cv2.imwrite(str(raw / "x.png"), np.zeros((60, 60, 3), np.uint8))
 
     def no_face(*args, **kwargs):
-        raise faces.NoFaceError("no face found by the HOG detector")
+        raise NoFaceError("no face found by the HOG detector")
 
     monkeypatch.setattr(faces, "align_face", no_face)
     assert synth(raw, tmp_path / "out") == 2

@@ -6,7 +6,7 @@ import av
 import numpy as np
 import pytest
 
-from minilocal.faces import read_image
+from minilocal.image_io import read_image
 from minilocal.paths import find_dataset
 from minilocal.video import (
     FFPPVideo,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from minilocal import viz
-from minilocal.faces import NoFaceError
+from minilocal.face_detection import NoFaceError
 from minilocal.faceset import FaceSet
 from minilocal.folder import FaceRecord
 from minilocal.model import LocalFeatureNet

@@ -75,7 +75,8 @@ def _no_face(args: argparse.Namespace, path: Path, kind: str, reason: str) -> in
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from ..faces import NoFaceError, read_image
+    from ..face_detection import NoFaceError
+    from ..image_io import read_image
     from ..predict import VIDEO_EXTENSIONS, predict_image, predict_video
     from ..viz.panels import heatmap_panel, score_title, video_panels
 

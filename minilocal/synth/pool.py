@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..faces import read_decoded
+from ..image_io import read_decoded
 from ..folder import (IMAGE_EXTENSIONS, METADATA, FaceRecord, assign_splits,
                       parse_landmarks, read_records)
 from ._workers import _STATE, _imap
@@ -145,10 +145,11 @@ def _group_of(path: Path, root: Path) -> str:
 
 def _align(item: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, str, str] | str:
     from .. import faces
+    from ..image_io import read_image
 
     path, _ = item
     try:
-        crop = faces.align_face(faces.read_image(path), _STATE["size"], whole_image=False)
+        crop = faces.align_face(read_image(path), _STATE["size"], whole_image=False)
     except ValueError as err:  # NoFaceError is a ValueError
         return str(err) or type(err).__name__
     return crop.image, crop.landmarks, " ".join(map(str, crop.box)), crop.detection

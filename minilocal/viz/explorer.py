@@ -343,8 +343,8 @@ class HeatmapExplorer:
                 is a tight face crop. Default: False, a photo without a face is refused.
 
         Raises:
-            minilocal.faces.NoFaceError: if align is True, no face is found and whole_image
-                is False; nothing is added.
+            minilocal.face_detection.NoFaceError: if align is True, no face is found and
+                whole_image is False; nothing is added.
             ValueError: if the image is not (H, W, 3) uint8.
         """
         import cv2
@@ -355,7 +355,8 @@ class HeatmapExplorer:
                              f"{image.dtype}")
         side = next(iter(self.sets.values())).images.shape[-1]
         if align:
-            from ..faces import NoFaceError, align_face
+            from ..face_detection import NoFaceError
+            from ..faces import align_face
 
             try:
                 face = align_face(image, size=side, whole_image=whole_image).image
@@ -382,7 +383,8 @@ class HeatmapExplorer:
         return len(one) - 1
 
     def _on_upload(self, change) -> None:
-        from ..faces import NoFaceError, to_rgb
+        from ..face_detection import NoFaceError
+        from ..image_io import to_rgb
 
         import cv2
 
