@@ -11,7 +11,8 @@ follow one face from disk to a heatmap (faces -> masks -> labels -> model -> los
 -> evaluate -> explain); each has this one import route. Everything else lives in the
 submodules, one concept each: ``image_io``, ``face_detection``, ``faces``, ``video``,
 ``compress``, ``adapters``, ``synth``, ``masks``, ``receptive_field``, ``train``,
-``evaluate``, ``predict``, ``explain``, ``viz``, ``ablation``, ``registry``, ``paths``.
+``evaluate``, ``predict``, ``explain``, ``viz``, ``ablation``, ``registry``, ``download``,
+``http_fetch``, ``archives``, ``paths``.
 """
 
 # faces: read, detect and align; folder-format datasets

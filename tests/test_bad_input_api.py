@@ -23,8 +23,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from minilocal import checkpoint as ckpt
-from minilocal import image_io, registry
+from minilocal import http_fetch, image_io, registry
 from minilocal.checkpoint import load_checkpoint, read_checkpoint, read_config, save_checkpoint
+from minilocal.download import download
 from minilocal.image_io import read_image
 from minilocal.faceset import load_folder
 from minilocal.folder import FolderWriter, read_records
@@ -482,9 +483,9 @@ def _sha(data: bytes) -> str:
 class TestDownloads:
     def test_a_trickling_server_hits_the_deadline(self, tmp_path, abuse):
         start = time.monotonic()
-        with pytest.raises(registry.DownloadError, match="deadline passed"):
-            registry.fetch(f"{abuse.url}/trickle", tmp_path / "t", _sha(b"x" * 200),
-                           deadline=1.0, timeout=5, backoff=0)
+        with pytest.raises(http_fetch.DownloadError, match="deadline passed"):
+            http_fetch.fetch(f"{abuse.url}/trickle", tmp_path / "t", _sha(b"x" * 200),
+                             deadline=1.0, timeout=5, backoff=0)
         assert time.monotonic() - start < 4  # not 40 s (200 bytes at 0.2 s each)
         assert (tmp_path / "t.part").is_file()  # kept, to be resumed
         assert not (tmp_path / "t").exists()
@@ -492,14 +493,14 @@ class TestDownloads:
     @pytest.mark.parametrize("name", ["big", "liar"])
     def test_more_bytes_than_expected_abort_and_delete(self, tmp_path, abuse, name):
         body = abuse.bodies[name]
-        with pytest.raises(registry.DownloadError, match="at most 1000 are expected"):
-            registry.fetch(f"{abuse.url}/{name}", tmp_path / "b", _sha(body),
-                           max_bytes=1000, backoff=0)
+        with pytest.raises(http_fetch.DownloadError, match="at most 1000 are expected"):
+            http_fetch.fetch(f"{abuse.url}/{name}", tmp_path / "b", _sha(body),
+                             max_bytes=1000, backoff=0)
         assert not (tmp_path / "b.part").exists() and not (tmp_path / "b").exists()
 
     def test_a_good_file_within_the_caps(self, tmp_path, abuse):
-        assert registry.fetch(f"{abuse.url}/good", tmp_path / "g", _sha(b"g" * 100),
-                              max_bytes=100, deadline=10) == "downloaded"
+        assert http_fetch.fetch(f"{abuse.url}/good", tmp_path / "g", _sha(b"g" * 100),
+                                max_bytes=100, deadline=10) == "downloaded"
         assert (tmp_path / "g").read_bytes() == b"g" * 100
 
     def _toy(self, tmp_path, files: dict[str, bytes], total: int):
@@ -518,9 +519,9 @@ class TestDownloads:
     def test_download_caps_each_file_at_the_registered_size(self, tmp_path, abuse):
         files = {"good": b"g" * 100, "big": b"y" * 500}  # the server sends 200 kB of big
         reg = self._toy(tmp_path, files, total=600)
-        with pytest.raises(registry.DownloadError, match="1 of 2 files failed") as err:
-            registry.download("toy", tmp_path / "out", registry=reg, base_url=abuse.url,
-                              progress=False, backoff=0)
+        with pytest.raises(http_fetch.DownloadError, match="1 of 2 files failed") as err:
+            download("toy", tmp_path / "out", registry=reg, base_url=abuse.url,
+                     progress=False, backoff=0)
         assert "at most 600 are expected" in err.value.report.failed["big"]
         assert (tmp_path / "out" / "good").read_bytes() == b"g" * 100
         assert not (tmp_path / "out" / "big.part").exists()
@@ -529,9 +530,9 @@ class TestDownloads:
         files = {"trickle": b"x" * 200, "good": b"g" * 100}
         reg = self._toy(tmp_path, files, total=300)
         start = time.monotonic()
-        with pytest.raises(registry.DownloadError) as err:
-            registry.download("toy", tmp_path / "out", registry=reg, base_url=abuse.url,
-                              progress=False, backoff=0, deadline=1.0, timeout=5)
+        with pytest.raises(http_fetch.DownloadError) as err:
+            download("toy", tmp_path / "out", registry=reg, base_url=abuse.url,
+                     progress=False, backoff=0, deadline=1.0, timeout=5)
         assert time.monotonic() - start < 4
         assert "deadline passed" in err.value.report.failed["trickle"]
         assert (tmp_path / "out" / "good").is_file()

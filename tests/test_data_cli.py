@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from minilocal.cli import main
-from test_registry import _write, make_toy, server  # noqa: F401  (server is a fixture)
+from test_download import server  # noqa: F401  (a fixture)
+from test_registry import _write, make_toy
 
 REPO = Path(__file__).resolve().parents[1]
 

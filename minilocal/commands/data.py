@@ -72,7 +72,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from ..cli import check_positive
-    from ..registry import list_datasets, verify
+    from ..download import verify
+    from ..registry import list_datasets
 
     check_positive(args.workers, "--workers")
     check_positive(args.show, "--show", 0)
@@ -101,7 +102,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_download(args: argparse.Namespace) -> int:
     from ..cli import check_output_dir, check_positive
-    from ..registry import DownloadError, download
+    from ..download import download
+    from ..http_fetch import DownloadError
 
     check_positive(args.workers, "--workers")
     check_positive(args.retries, "--retries", 0)
