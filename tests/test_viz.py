@@ -1,4 +1,5 @@
-"""Tests for minilocal/viz: plotly figures, face samples (explorer: test_viz_explorer.py)."""
+"""Tests for minilocal/viz: plotly figures of faces, face samples (images: test_viz_images.py,
+curves: test_viz_curves.py, explorer: test_viz_explorer.py)."""
 
 import csv
 
@@ -12,7 +13,6 @@ from minilocal.faceset import FaceSet
 from minilocal.folder import FaceRecord, FolderWriter
 from minilocal.model import LocalFeatureNet
 from minilocal.receptive_field import rf_box, rf_centres
-from minilocal.viz.figures import png_data_uri
 
 
 def faceset(n: int = 4, size: int = 64) -> FaceSet:
@@ -43,17 +43,6 @@ def _decode(uri: str) -> np.ndarray:
     raw = np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8)
     return cv2.imdecode(raw, cv2.IMREAD_COLOR)[..., ::-1]
 
-class TestToRgb:
-    def test_chw_float_and_hwc_uint8_agree(self):
-        a = np.random.randint(0, 256, (8, 8, 3), dtype=np.uint8)
-        chw = torch.from_numpy(a).permute(2, 0, 1).float() / 255
-        np.testing.assert_array_equal(viz.to_rgb_array(chw), a)
-        np.testing.assert_array_equal(viz.to_rgb_array(a), a)
-
-    def test_rejects_gray(self):
-        with pytest.raises(ValueError, match=r"got shape \(8, 8\)"):
-            viz.to_rgb_array(np.zeros((8, 8)))
-
 
 class TestShowFaces:
     def test_one_trace_per_panel(self):
@@ -71,15 +60,6 @@ class TestShowFaces:
         assert np.asarray(fig.data[0].z).dtype == np.uint8
         assert np.asarray(fig.data[1].z).dtype == np.float32
         np.testing.assert_array_equal(np.asarray(fig.data[0].z), mask)
-
-    def test_png_is_smaller_than_the_array(self):
-        import plotly.graph_objects as go
-
-        ramp = np.linspace(0, 255, 128).astype(np.uint8)  # a smooth image, as faces are
-        face = np.stack([np.tile(ramp, (128, 1)), np.tile(ramp[:, None], (1, 128)),
-                         np.full((128, 128), 90, np.uint8)], axis=2)
-        as_array = len(go.Figure(go.Image(z=face)).to_json())
-        assert len(png_data_uri(face)) < as_array / 2
 
     def test_zrange_for_all_or_per_panel(self):
         maps = [np.zeros((8, 8)), np.full((8, 8), 0.5)]
@@ -165,28 +145,6 @@ class TestReceptiveFieldFigure:
     def test_rejects_location_outside(self):
         with pytest.raises(ValueError, match=r"output \(16, 0\) is outside the 16x16 grid"):
             viz.receptive_field_figure(faceset(1).images[0], 16, 0)
-
-
-class TestCurves:
-    def test_losses_and_metrics_split(self):
-        history = [{"epoch": 1, "loss": 0.7, "loss_cls": 0.6, "val_auc": 0.6, "note": "x"},
-                   {"epoch": 2, "loss": 0.5, "loss_cls": 0.4, "val_auc": 0.8, "note": "y"}]
-        fig = viz.loss_curves(history)
-        assert [t.name for t in fig.data] == ["loss", "loss_cls", "val_auc"]
-        assert list(fig.data[2].y) == [0.6, 0.8] and list(fig.data[0].x) == [1, 2]
-
-    def test_rejects_empty_history(self):
-        with pytest.raises(ValueError, match="history is empty"):
-            viz.loss_curves([])
-
-    def test_rejects_history_without_numbers(self):
-        with pytest.raises(ValueError, match="no numeric columns"):
-            viz.loss_curves([{"epoch": 1, "note": "x"}])
-
-    def test_roc_pr_legend_carries_auc(self):
-        labels = np.array([0, 0, 1, 1])
-        fig = viz.roc_pr_figure(labels, {"cls": np.array([0.1, 0.4, 0.35, 0.8])})
-        assert fig.data[0].name == "cls (AUC 0.750)" and fig.data[1].name.startswith("cls (AP")
 
 
 class TestSamples:

@@ -40,7 +40,8 @@ from ..faceset import FaceSet
 from ..folder import FaceRecord
 from ..model import LocalFeatureNet, fake_probability_map, p_fake, seg_score
 from ..receptive_field import layer_geometry, output_size, rf_box, rf_centres
-from .figures import _rect, heatmap_figure, mask_outline
+from .figures import heatmap_figure
+from .images import _rect, mask_outline
 
 logger = logging.getLogger(__name__)
 

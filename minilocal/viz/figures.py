@@ -1,26 +1,26 @@
-"""Plotly figures: face grids, forgery heatmaps, receptive fields, training and ROC/PR curves.
+"""Plotly figures of faces: face grids, forgery heatmaps and receptive fields.
 
 Every function returns a ``plotly.graph_objects.Figure`` and displays nothing, so tests can
 inspect the traces. Images are drawn in pixel coordinates: pixel (row y, column x) is
-centred on (x, y), the y axis points down, as in :func:`~minilocal.receptive_field.rf_box`.
+centred on (x, y), the y axis points down, as in :func:`~minilocal.receptive_field.rf_box`
+(:mod:`.images` converts the images and masks). Training and ROC/PR curves: :mod:`.curves`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..receptive_field import output_size, rf_box, rf_centres, upsample_to_input
+from .images import _numpy, _rect, mask_outline, png_data_uri, to_rgb_array
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["show_faces", "heatmap_figure", "receptive_field_figure", "loss_curves",
-           "roc_pr_figure", "to_rgb_array", "png_data_uri", "mask_outline",
-           "HEATMAP_COLORSCALE"]
+__all__ = ["show_faces", "heatmap_figure", "receptive_field_figure", "HEATMAP_COLORSCALE"]
 
 HEATMAP_COLORSCALE = "RdBu_r"  # p(fake): blue 0 (real) -> white 0.5 -> red 1 (fake)
 ATTRIBUTION_COLORSCALE = "Viridis"  # maps shown on their own (show_faces)
@@ -37,66 +37,8 @@ def _go():
     return go
 
 
-def _numpy(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def to_rgb_array(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Any single RGB image as (H, W, 3) uint8 for display.
-
-    Args:
-        image: (3, H, W) or (H, W, 3), uint8 in [0, 255] or float in [0, 1], numpy or torch.
-
-    Returns:
-        (H, W, 3) uint8.
-
-    Raises:
-        ValueError: if it is not a 3-channel image.
-    """
-    a = _numpy(image)
-    if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
-        a = a.transpose(1, 2, 0)
-    if a.ndim != 3 or a.shape[-1] != 3:
-        raise ValueError(f"image must be (3, H, W) or (H, W, 3) RGB, got shape {a.shape}")
-    if a.dtype != np.uint8:
-        a = np.clip(np.rint(a.astype(np.float32) * 255), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(a)
-
-
-def png_data_uri(image: np.ndarray | torch.Tensor) -> str:
-    """An RGB image as a ``data:image/png;base64,...`` URI, for ``go.Image(source=...)``.
-
-    A PNG is lossless and a few times smaller than the array plotly would otherwise write
-    into the figure's JSON (and into every notebook and exported HTML that shows it).
-
-    Args:
-        image: one RGB image, as :func:`to_rgb_array` takes.
-
-    Returns:
-        the data URI (str).
-    """
-    import base64
-
-    import cv2
-
-    rgb = to_rgb_array(image)
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:  # pragma: no cover - cv2 encodes any uint8 RGB image
-        raise ValueError("could not encode the image as PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
-
-
 def _is_map(x) -> bool:
     return _numpy(x).ndim == 2
-
-
-def _rect(box: Sequence[float]) -> tuple[list[float], list[float]]:
-    """Closed outline of (x0, y0, x1, y1), inclusive-exclusive, around pixel edges."""
-    x0, y0, x1, y1 = (float(v) - 0.5 for v in box)
-    return [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0]
 
 
 def _pixel_axes(fig, rows: int = 1, cols: int = 1) -> None:
@@ -108,22 +50,6 @@ def _pixel_axes(fig, rows: int = 1, cols: int = 1) -> None:
         fig.layout[f"yaxis{suffix}"].update(showticklabels=False, showgrid=False,
                                            zeroline=False, autorange="reversed",
                                            scaleanchor=f"x{suffix}", constrain="domain")
-
-
-def mask_outline(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A mask framed by one pixel of zeros, so its outline closes along the image border.
-
-    Args:
-        mask: (H, W) {0, 1}.
-
-    Returns:
-        (H + 2, W + 2) float32 and the column (W + 2,) and row (H + 2,) coordinates,
-        -1 .. W and -1 .. H, for a go.Contour at level 0.5.
-    """
-    H, W = mask.shape
-    z = np.zeros((H + 2, W + 2), np.float32)
-    z[1:-1, 1:-1] = mask
-    return z, np.arange(-1, W + 1), np.arange(-1, H + 1)
 
 
 def show_faces(images: Sequence | torch.Tensor, titles: Sequence[str] | None = None,
@@ -324,81 +250,4 @@ def receptive_field_figure(image: np.ndarray | torch.Tensor, i: int, j: int,
                       margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1.0,
                                   xanchor="right"))
-    return fig
-
-
-def loss_curves(history: Sequence[Mapping[str, float]], x: str = "epoch"):
-    """Training curves: losses on the left, every other number (metrics) on the right.
-
-    Args:
-        history: one dict per epoch, e.g. ``[{"epoch": 1, "train_loss": 0.7,
-            "val_auc": 0.8}, ...]``; keys holding "loss" are losses.
-        x: the key on the x axis. Default: "epoch" (the row number when absent).
-
-    Returns:
-        plotly Figure with one line per key.
-
-    Raises:
-        ValueError: if history is empty or holds no numbers.
-    """
-    from plotly.subplots import make_subplots
-
-    go = _go()
-    rows = list(history)
-    if not rows:
-        raise ValueError("history is empty: need one dict per epoch")
-    keys = [k for k in dict.fromkeys(k for r in rows for k in r)
-            if k != x and all(isinstance(r.get(k, 0.0), (int, float)) for r in rows)]
-    if not keys:
-        raise ValueError(f"history holds no numeric columns besides {x!r}")
-    xs = [r.get(x, n + 1) for n, r in enumerate(rows)]
-    losses = [k for k in keys if "loss" in k]
-    others = [k for k in keys if "loss" not in k]
-    panels = [p for p in (losses, others) if p]
-    fig = make_subplots(rows=1, cols=len(panels),
-                        subplot_titles=["loss", "metrics"] if len(panels) == 2 else None)
-    for c, group in enumerate(panels, start=1):
-        for k in group:
-            ys = [r.get(k) for r in rows]
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=k), row=1, col=c)
-        fig.update_xaxes(title_text=x, row=1, col=c)
-    fig.update_layout(width=420 * len(panels), height=360, margin=dict(l=40, r=10, t=40, b=40))
-    return fig
-
-
-def roc_pr_figure(labels: np.ndarray | torch.Tensor,
-                  scores: Mapping[str, np.ndarray | torch.Tensor] | np.ndarray | torch.Tensor):
-    """ROC and precision-recall curves of one or more image scores (paper Fig. 3).
-
-    Args:
-        labels: (N,) {0, 1}, 1 = fake.
-        scores: (N,) scores, higher = more fake, or {name: (N,)} to compare several.
-
-    Returns:
-        plotly Figure, ROC left, PR right; legend entries carry AUC and AP.
-
-    Raises:
-        ValueError: as :func:`minilocal.metrics.binary_metrics`.
-    """
-    from plotly.subplots import make_subplots
-
-    from ..metrics import binary_metrics, pr_curve, roc_curve
-
-    go = _go()
-    named = scores if isinstance(scores, Mapping) else {"score": scores}
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["ROC", "precision-recall"])
-    for name, s in named.items():
-        m = binary_metrics(labels, s)
-        roc, pr = roc_curve(labels, s), pr_curve(labels, s)
-        fig.add_trace(go.Scatter(x=roc.fpr, y=roc.tpr, mode="lines", legendgroup=name,
-                                 name=f"{name} (AUC {m['auc']:.3f})"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=pr.recall, y=pr.precision, mode="lines", legendgroup=name,
-                                 name=f"{name} (AP {m['ap']:.3f})"), row=1, col=2)
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                             line=dict(dash="dot", color="grey")), row=1, col=1)
-    fig.update_xaxes(title_text="false positive rate", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title_text="true positive rate", range=[0, 1.02], row=1, col=1)
-    fig.update_xaxes(title_text="recall", range=[0, 1], row=1, col=2)
-    fig.update_yaxes(title_text="precision", range=[0, 1.02], row=1, col=2)
-    fig.update_layout(width=860, height=400, margin=dict(l=50, r=10, t=40, b=40))
     return fig
