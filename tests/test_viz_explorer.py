@@ -1,5 +1,7 @@
 """Tests for minilocal/viz/explorer.py: HeatmapExplorer driven from code, as a student's
-clicks would drive it (the browser test, tests/test_explorer_browser.py, drives it by mouse)."""
+clicks would drive it (the browser test, tests/test_explorer_browser.py, drives it by mouse).
+Its state, figure and static copies: test_viz_explorer_state.py, test_viz_explorer_figure.py
+and test_viz_explorer_static.py."""
 
 import base64
 from types import SimpleNamespace
@@ -216,39 +218,6 @@ class TestBoxAndTooltip:
             assert explorer.location_at((edges[j] + edges[j + 1]) / 2, 40)[1] == j
 
 
-class TestThrottle:
-    def make(self, calls, scheduled):
-        now = [0.0]
-        th = explorer_mod._Throttle(lambda *a: calls.append((now[0], a)), 0.05,
-                                    clock=lambda: now[0],
-                                    later=lambda d, cb: scheduled.append((d, cb)) or len(scheduled))
-        return th, now
-
-    def test_a_burst_draws_the_first_and_the_last(self):
-        calls, scheduled = [], []
-        th, now = self.make(calls, scheduled)
-        th(1)
-        now[0] = 0.01
-        th(2)
-        now[0] = 0.02
-        th(3)
-        assert calls == [(0.0, (1,))] and len(scheduled) == 1 and th.pending
-        assert scheduled[0][0] == pytest.approx(0.04)
-        now[0] = 0.05
-        scheduled[0][1]()
-        assert calls == [(0.0, (1,)), (0.05, (3,))] and not th.pending
-        now[0] = 0.2
-        th(4)  # quiet long enough: at once
-        assert calls[-1] == (0.2, (4,))
-
-    def test_without_an_event_loop_it_draws_at_once(self):
-        calls = []
-        th = explorer_mod._Throttle(calls.append, 10.0)  # no asyncio loop runs in pytest
-        th(1)
-        th(2)
-        assert calls == [1, 2]
-
-
 class TestUploads:
     def test_add_image_without_alignment(self, explorer):
         image = np.random.randint(0, 256, (90, 70, 3), dtype=np.uint8)
@@ -300,35 +269,3 @@ class TestUploads:
     def test_unreadable_upload_is_reported(self, explorer):
         explorer._on_upload({"new": [{"name": "x.jpg", "content": memoryview(b"nope")}]})
         assert "upload failed" in explorer.info.value
-
-
-class TestStaticCopies:
-    def test_snapshot_stays_as_it_was(self, explorer):
-        explorer.select_location(2, 3)
-        snap = explorer.snapshot()
-        face = decode_uri(snap.data[0].source)
-        explorer.image_index.value = 1
-        explorer.select_location(9, 9)
-        np.testing.assert_array_equal(decode_uri(snap.data[0].source), face)
-        assert min(snap.data[4].x) + 0.5 == rf_box(2, 3)[0]
-        assert "output (2, 3)" in snap.layout.title.text
-
-    def test_png_shows_the_current_state(self, explorer):
-        a = cv2.imdecode(np.frombuffer(explorer.to_png(), np.uint8), cv2.IMREAD_COLOR)
-        explorer.image_index.value = 1
-        b = cv2.imdecode(np.frombuffer(explorer.to_png(), np.uint8), cv2.IMREAD_COLOR)
-        assert a is not None and a.shape == b.shape and a.shape[0] > 200
-        assert (a != b).any()
-
-    def test_exported_html_shows_a_picture_not_a_blank(self, explorer):
-        import nbformat
-        from nbconvert import HTMLExporter
-
-        bundle = explorer._repr_mimebundle_()
-        assert "application/vnd.jupyter.widget-view+json" in bundle  # Jupyter: live widget
-        nb = nbformat.v4.new_notebook()
-        cell = nbformat.v4.new_code_cell("explorer")
-        cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
-        nb.cells = [cell]
-        page, _ = HTMLExporter().from_notebook_node(nb)  # no widget state, as in most exports
-        assert 'src="data:image/png;base64,' in page and "run it" in page

@@ -8,7 +8,10 @@ when an explorer is built; ``import minilocal`` needs neither.
 * :mod:`~minilocal.viz.curves`: :func:`loss_curves`, :func:`roc_pr_figure`;
 * :mod:`~minilocal.viz.images`: :func:`to_rgb_array` and the PNG data URIs and mask
   outlines that the figures draw;
-* :mod:`~minilocal.viz.explorer`: :class:`HeatmapExplorer`;
+* :mod:`~minilocal.viz.explorer`: :class:`HeatmapExplorer`, its widgets; what it shows is
+  computed in :mod:`~minilocal.viz.explorer_state` (no widgets), drawn in
+  :mod:`~minilocal.viz.explorer_figure` (:data:`TRACES`) and copied as a picture in
+  :mod:`~minilocal.viz.explorer_static`;
 * :mod:`~minilocal.viz.panels`: OpenCV pictures (PNG, no browser): :func:`heatmap_overlay`,
   :func:`heatmap_panel`, :func:`video_panels`, as ``minilocal predict --heatmap`` writes;
 * :mod:`~minilocal.viz.samples`: :func:`sample_faces`, a few fakes (with their true masks)
@@ -18,7 +21,8 @@ Datasets and a trained model for the tutorials come from :mod:`minilocal.tutoria
 """
 
 from .curves import loss_curves, roc_pr_figure
-from .explorer import TRACES, HeatmapExplorer
+from .explorer import HeatmapExplorer
+from .explorer_figure import TRACES
 from .figures import heatmap_figure, receptive_field_figure, show_faces
 from .images import to_rgb_array
 from .samples import DEMO_DATASETS, sample_faces
