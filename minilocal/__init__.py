@@ -10,8 +10,9 @@ Captum, scikit-learn, plotly and ipywidgets are imported when first used. The na
 follow one face from disk to a heatmap (faces -> masks -> labels -> model -> loss -> train
 -> evaluate -> explain); each has this one import route. Everything else lives in the
 submodules, one concept each: ``image_io``, ``face_detection``, ``faces``, ``video``,
-``compress``, ``adapters``, ``synth``, ``masks``, ``receptive_field``, ``train``,
-``evaluate``, ``predict``, ``explain``, ``viz``, ``ablation``, ``registry``, ``download``,
+``compress``, ``folder``, ``faceset``, ``adapters``, ``preprocess``, ``synth``, ``masks``,
+``receptive_field``, ``recipe``, ``train_data``, ``train``, ``run_state``, ``evaluate``,
+``predict``, ``explain``, ``viz``, ``ablation``, ``registry``, ``download``,
 ``http_fetch``, ``archives``, ``paths``.
 """
 

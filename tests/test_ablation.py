@@ -239,3 +239,16 @@ def test_cli_setting_filter_and_seed_major_order(tmp_path, capsys):
     assert main(["ablate", "--table", "1", "--budget", "tiny", "--out", str(tmp_path),
                  "--setting", "celebdf", "--dry-run"]) == 2
     assert "no data setting celebdf" in capsys.readouterr().err
+
+
+def test_cli_report_writes_the_tables_of_a_grid_stopped_part_way(demo, tmp_path, capsys):
+    out, rep = tmp_path / "out", tmp_path / "rep"
+    args = ["ablate", "--table", "1", "--budget", "tiny", "--seeds", "2", "--out", str(out),
+            "--report", str(rep)]
+    assert main(args) == 2 and "no runs of table 1" in capsys.readouterr().err
+    A.run_grid(A.grid("1", "tiny", 2)[:1], out, "tiny", data=demo)  # 1 of the 4 runs
+    assert main(args) == 0
+    assert "1 of 4 runs" in capsys.readouterr().out
+    assert (rep / "table1.md").is_file() and not (out / "table1.md").exists()
+    assert len({r["key"] for r in A.load_results(rep)["1"]}) == 1
+    assert len(A.read_results(out)) == len(A.load_results(rep)["1"])  # nothing trained

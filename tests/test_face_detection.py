@@ -27,7 +27,7 @@ class TestModels:
         assert "face_recognition_models" not in sys.modules
 
     @pytest.mark.parametrize("module", ["face_detection", "image_io", "faces", "video",
-                                        "compress", "adapters"])
+                                        "compress", "adapters", "preprocess"])
     def test_dlib_and_av_are_imported_lazily(self, module):
         # `import minilocal` must not need dlib or PyAV: no top-level import of them
         tree = ast.parse(Path(minilocal.__file__).with_name(f"{module}.py").read_text())

@@ -22,13 +22,13 @@ from .grid import BUDGETS, TABLES, Budget, Cell, case_lambdas, grid
 from .paper import PAPER_CASES, PAPER_RESULTS
 from .plots import plot_table, save_plot_png
 from .report import load_results, write_table
-from .runner import RESULT_COLUMNS, pending, read_results, run_cell, run_grid
+from .runner import RESULT_COLUMNS, grid_rows, pending, read_results, run_cell, run_grid
 from .stats import aggregate, compare_variants, format_mean_std, paired_comparison
 from .tables import table_layout, to_markdown
 
 __all__ = ["BUDGETS", "TABLES", "SETTINGS", "PAPER_RESULTS", "PAPER_CASES", "RESULT_COLUMNS",
            "Budget", "Cell", "grid", "case_lambdas", "load_setting", "resolve_sources",
-           "make_demo_sources", "pending", "run_grid", "run_cell", "read_results", "aggregate",
+           "make_demo_sources", "pending", "grid_rows", "run_grid", "run_cell", "read_results", "aggregate",
            "paired_comparison", "compare_variants", "format_mean_std", "table_layout",
            "to_markdown", "write_table", "load_results", "plot_table", "save_plot_png",
            "claim_verdicts", "run_tables", "run_demo", "load_or_demo"]

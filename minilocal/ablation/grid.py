@@ -122,7 +122,7 @@ class Cell:
     data: the data setting (see :data:`minilocal.ablation.data.SETTINGS`), e.g. "synth_c23".
     method: the fakes trained on: "all" or one method (reals are always all kept).
     variant: how the tables label the objective, e.g. "lambda_seg=0.3", "CVM 0.3", "case 6".
-    lambda_cls, lambda_seg, masks: the loss, as in :class:`~minilocal.train.TrainConfig`.
+    lambda_cls, lambda_seg, masks: the loss, as in :class:`~minilocal.recipe.TrainConfig`.
     seed: seeds weights, data order and crops (the data and its splits never change).
     sizes: evaluation input sizes (centre crops); empty: the budget's face size.
     """

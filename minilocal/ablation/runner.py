@@ -32,7 +32,7 @@ from .grid import BUDGETS, Budget, Cell
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RESULTS_CSV", "RESULT_COLUMNS", "pending", "run_grid", "run_cell", "read_results",
+__all__ = ["RESULTS_CSV", "RESULT_COLUMNS", "pending", "grid_rows", "run_grid", "run_cell", "read_results",
            "read_rows"]
 
 RESULTS_CSV = "runs.csv"
@@ -212,6 +212,12 @@ def run_grid(cells: Iterable[Cell], out: str | Path, budget: Budget | str = "qui
             p.unlink(missing_ok=True)
         if on_run is not None:
             on_run(cell, rows)
-    variant = {c.key: c.variant for c in cells}  # a shared run takes this grid's label
+    return grid_rows(cells, out, b)
+
+
+def grid_rows(cells: Iterable[Cell], out: str | Path, budget: Budget) -> list[dict[str, Any]]:
+    """The rows in OUT/runs.csv of the given cells (those already trained), each labelled
+    with its cell's variant (a run shared by two tables takes this grid's label)."""
+    variant = {c.key: c.variant for c in cells}
     return [{**r, "variant": variant[r["key"]]} for r in read_results(out)
-            if r["key"] in variant and r["budget"] == b.name]
+            if r["key"] in variant and r["budget"] == budget.name]

@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
                    help="train only the runs of this data setting (e.g. synth_c23, dfdc); "
                         "repeatable. Two processes with different settings can share one "
                         "--out, e.g. one per CPU core")
+    p.add_argument("--report", metavar="DIR", default=None,
+                   help="train nothing: write the tables of the runs already in --out (a "
+                        "grid stopped part-way too) to DIR, e.g. to commit them")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     p.add_argument("--progress", action="store_true", help="tqdm bars while training")
     p.set_defaults(func=run)
@@ -56,7 +59,17 @@ def run(args: argparse.Namespace) -> int:
     data = parse_pairs(",".join(args.data), "--data") if args.data else None
     tables = ["1", "2", "3", "fig3a"] if args.table == "all" else [args.table]
     for table in tables:
-        cells = ablation.grid(table, args.budget, args.seeds)
+        budget = ablation.BUDGETS[args.budget]
+        cells = everything = ablation.grid(table, args.budget, args.seeds)
+        if args.report:
+            rows = ablation.grid_rows(everything, args.out, budget)
+            if not rows:
+                print(f"error: no runs of table {table} ({args.budget} budget) in "
+                      f"{args.out}/runs.csv to report", file=sys.stderr)
+                return 2
+            _write(args, table, rows, f"{len({r['key'] for r in rows})} of "
+                                      f"{len(everything)} runs")
+            continue
         if args.setting:
             unknown = sorted(set(args.setting) - {c.data for c in cells})
             if unknown:
@@ -64,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                       f"has {', '.join(sorted({c.data for c in cells}))}", file=sys.stderr)
                 return 2
             cells = [c for c in cells if c.data in args.setting]
-        todo = ablation.pending(cells, args.out, ablation.BUDGETS[args.budget])
+        todo = ablation.pending(cells, args.out, budget)
         print(f"table {table}: {len(cells)} runs, {len(cells) - len(todo)} already in "
               f"{args.out}/runs.csv, {len(todo)} to train ({args.budget} budget)", flush=True)
         if args.dry_run:
@@ -74,18 +87,28 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         counter = iter(range(1, len(todo) + 1))
 
-        def report(cell, rows):
+        def on_run(cell, rows):
             r = rows[0]
             what = (f"test ACC {100 * r['test_acc_cls']:.1f} AUC {100 * r['test_auc_cls']:.1f}"
                     if r["status"] == "ok" else f"skipped: {r['reason']}")
             print(f"  [{next(counter)}/{len(todo)}] {cell.key}: {what} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
-        rows = ablation.run_grid(cells, args.out, args.budget, data=data, device=args.device,
-                                 progress=args.progress, on_run=report)
-        paths = ablation.write_table(args.out, table, rows, args.budget, args.seeds)
-        print(f"table {table} done in {time.perf_counter() - t0:.0f} s: "
-              + ", ".join(str(p) for p in paths.values()), flush=True)
-        for v in ablation.claim_verdicts({table: rows}):
-            print(f"  {v['claim']}: {v['verdict']}. {v['evidence']}")
+        ablation.run_grid(cells, args.out, args.budget, data=data, device=args.device,
+                          progress=args.progress, on_run=on_run)
+        # the table holds every run of the grid in OUT, those of other --setting processes too
+        rows = ablation.grid_rows(everything, args.out, budget)
+        _write(args, table, rows, f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _write(args: argparse.Namespace, table: str, rows: list[dict], what: str) -> None:
+    from pathlib import Path
+
+    from .. import ablation
+
+    Path(args.report or args.out).mkdir(parents=True, exist_ok=True)
+    paths = ablation.write_table(args.report or args.out, table, rows, args.budget, args.seeds)
+    print(f"table {table} ({what}): " + ", ".join(str(p) for p in paths.values()), flush=True)
+    for v in ablation.claim_verdicts({table: rows}):
+        print(f"  {v['claim']}: {v['verdict']}. {v['evidence']}")

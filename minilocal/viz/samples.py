@@ -112,7 +112,7 @@ def sample_faces(name: str | None = None, n: int = 16, size: int = 128,
             masks are approximate). Default: False.
 
     Returns:
-        a :class:`~minilocal.folder.FaceSet`; ``has_mask`` marks fakes with a true mask.
+        a :class:`~minilocal.faceset.FaceSet`; ``has_mask`` marks fakes with a true mask.
         For raw DFDC pairs the mask is the pair's pixel difference (approximate: the
         fake's frame can differ slightly from the real one); each fake's real follows it.
 
