@@ -59,3 +59,16 @@ def test_claim_4_reports_both_scores_from_largest_to_smallest_size():
     assert "classifier 70.0 -> 64.0 (-6.0 points)" in v["evidence"]
     assert "mean seg. probability 55.0 -> 66.0 (+11.0 points)" in v["evidence"]
     assert v["verdict"] == "seg vs cls at <= 64 px: held"  # 12 of 12 pairs at 64 and 48 px
+
+
+def test_base_case_lines_say_whether_each_setting_reaches_the_bar():
+    rows = [_row("lambda_seg=0", s, auc, data=d, lambda_cls=1.0, n_test=600)
+            for d, aucs in (("dfdc", (0.80, 0.82)), ("synth_c23", (0.66, 0.70)))
+            for s, auc in enumerate(aucs)]
+    rows.append(_row("lambda_seg=0.3", 0, 0.99, data="synth_c23", lambda_cls=0.7))  # not base
+    lines = A.base_case_lines(rows)
+    assert len(lines) == 2
+    assert "DFDC" in lines[0] and "0.810 over 2 run(s)" in lines[0] and "at or above" in lines[0]
+    assert "0.680 over 2 run(s)" in lines[1] and "BELOW" in lines[1]
+    from minilocal.metrics import auc_standard_error
+    assert f"+- {1.96 * auc_standard_error(0.81, 300, 300):.3f}" in lines[0]

@@ -16,7 +16,9 @@ Example:
     >>> ablation.write_table("build/ablation", "1", rows, "quick")
 """
 
-from .claims import claim_verdicts
+from pathlib import Path
+
+from .claims import BASE_CASE_AUC, base_case_lines, claim_verdicts
 from .data import SETTINGS, load_setting, make_demo_sources, resolve_sources
 from .grid import BUDGETS, TABLES, Budget, Cell, case_lambdas, grid
 from .paper import PAPER_CASES, PAPER_RESULTS
@@ -26,12 +28,14 @@ from .runner import RESULT_COLUMNS, grid_rows, pending, read_results, run_cell, 
 from .stats import aggregate, compare_variants, format_mean_std, paired_comparison
 from .tables import table_layout, to_markdown
 
-__all__ = ["BUDGETS", "TABLES", "SETTINGS", "PAPER_RESULTS", "PAPER_CASES", "RESULT_COLUMNS",
+RESULTS = Path(__file__).with_name("results")  # committed tables (metrics only), README.md
+
+__all__ = ["RESULTS", "BUDGETS", "TABLES", "SETTINGS", "PAPER_RESULTS", "PAPER_CASES", "RESULT_COLUMNS",
            "Budget", "Cell", "grid", "case_lambdas", "load_setting", "resolve_sources",
            "make_demo_sources", "pending", "grid_rows", "run_grid", "run_cell", "read_results", "aggregate",
            "paired_comparison", "compare_variants", "format_mean_std", "table_layout",
            "to_markdown", "write_table", "load_results", "plot_table", "save_plot_png",
-           "claim_verdicts", "run_tables", "run_demo", "load_or_demo"]
+           "claim_verdicts", "BASE_CASE_AUC", "base_case_lines", "run_tables", "run_demo", "load_or_demo"]
 
 
 def run_tables(tables, out, budget: str = "quick", seeds: int = 3, data=None,

@@ -38,6 +38,27 @@ def _evidence(cmp: dict, what: str) -> str:
 
 
 CHANCE_AUC = 0.6  # below this mean test AUC a data setting's models are "near chance"
+BASE_CASE_AUC = 0.75  # a base case this good learned enough for a verdict to trust
+
+
+def base_case_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per data setting on its base case (lambda_cls = 1: no segmentation loss):
+    mean test AUC of the classifier, the number of runs n, and whether it reaches
+    :data:`BASE_CASE_AUC`. Verdicts from a weaker base case rank weak models."""
+    from ..metrics import auc_standard_error
+
+    base = [r for r in rows if float(r.get("lambda_cls", math.nan)) == 1.0]
+    lines = []
+    for data, mean in sorted(_setting_aucs(base).items()):
+        runs = [r for r in base
+                if r["data"] == data and r["slice"] == "all" and r["status"] == "ok"]
+        n_test = int(runs[0]["n_test"])  # the same class-balanced test split in every run
+        se = auc_standard_error(mean, max(n_test // 2, 1), max(n_test // 2, 1))
+        lines.append(f"{_short(data)}: base case mean test AUC {mean:.3f} over {len(runs)} "
+                     f"run(s) (+- {1.96 * se:.3f}: 1.96 SE of one run on {n_test:,} balanced "
+                     "test faces), " + ("at or above" if mean >= BASE_CASE_AUC else "BELOW")
+                     + f" the {BASE_CASE_AUC} bar")
+    return lines
 
 
 def _setting_aucs(rows: Sequence[dict[str, Any]]) -> dict[str, float]:

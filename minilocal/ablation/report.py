@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from .claims import claim_verdicts
+from .claims import BASE_CASE_AUC, base_case_lines, claim_verdicts
 from .grid import BUDGETS, TABLES, Budget
 from .paper import PAPER_RESULTS
 from .plots import plot_table, save_plot_png
@@ -65,11 +65,14 @@ def write_table(out: str | Path, table: str, rows: Sequence[dict[str, Any]],
     md = [f"# {TABLE_TITLES[table]}", "",
           f"OUR numbers: test ACC of the classifier (%), mean +- std over seeds (n in "
           f"brackets), produced by `minilocal ablate --table {table} --budget {b.name} "
-          f"--seeds {n_seeds}`; {b.describe()}. Training compute: {total / 60:.1f} CPU-min "
-          f"over {len({r['key'] for r in rows})} runs. PAPER numbers: "
+          f"--seeds {n_seeds}`; {b.describe()}. Wall time: {total / 60:.1f} min "
+          f"over {len({r['key'] for r in rows})} runs (training and testing). PAPER numbers: "
           f"{PAPER_RESULTS['table' + table if table != 'fig3a' else 'fig3a']['caption']} "
           "(other datasets, full-size network, GPU training): compare trends, not values.",
-          "", to_markdown(header, body), *_summary_lines(table, rows), "", "## Verdict", ""]
+          "", to_markdown(header, body), *_summary_lines(table, rows), "",
+          f"Base cases (a verdict is trusted where the base case reaches test AUC "
+          f"{BASE_CASE_AUC}):", "", *[f"- {line}" for line in base_case_lines(rows)],
+          "", "## Verdict", ""]
     md += [f"- {v['claim']}: **{v['verdict']}**. {v['evidence']}"
            for v in claim_verdicts({table: rows})]
     if table == "2":
