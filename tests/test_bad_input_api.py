@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import os
 import struct
-import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import cv2
 import numpy as np
@@ -22,6 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from conftest import loopback_server
 from minilocal import checkpoint as ckpt
 from minilocal import http_fetch, image_io, registry
 from minilocal.checkpoint import load_checkpoint, read_checkpoint, read_config, save_checkpoint
@@ -462,17 +462,10 @@ class _Abuse(BaseHTTPRequestHandler):
 @pytest.fixture
 def abuse(monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Abuse)
-    httpd.daemon_threads = True
-    httpd.bodies = {"trickle": b"x" * 200, "big": b"y" * 200_000, "liar": b"z" * 200_000,
-                    "good": b"g" * 100}
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with loopback_server(_Abuse) as httpd:
+        httpd.bodies = {"trickle": b"x" * 200, "big": b"y" * 200_000, "liar": b"z" * 200_000,
+                        "good": b"g" * 100}
+        yield httpd
 
 
 def _sha(data: bytes) -> str:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import io
 import re
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from minilocal import download as dl
 from minilocal.download import download, verify
+from conftest import loopback_server
 from minilocal.http_fetch import DownloadError
 from test_archives import _add
 from test_registry import _write, make_toy
@@ -66,17 +66,11 @@ def server(tmp_path, monkeypatch):
     """An HTTP server on 127.0.0.1 (port 0) serving tmp_path/served, in a thread."""
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     monkeypatch.delenv("MINILOCAL_DATA_URL", raising=False)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.root = tmp_path / "served"
-    httpd.root.mkdir()
-    httpd.log, httpd.fail_first, httpd.ignore_range, httpd.bad_range = [], {}, False, False
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with loopback_server(_Handler) as httpd:
+        httpd.root = tmp_path / "served"
+        httpd.root.mkdir()
+        httpd.log, httpd.fail_first, httpd.ignore_range, httpd.bad_range = [], {}, False, False
+        yield httpd
 
 
 def _get(srv, **kw) -> dict:
