@@ -146,6 +146,9 @@ def test_load_setting_caps_and_balances(demo):
     assert not {r.group for r in train.records} & {r.group for r in test.records}
     _, _, sbi = load_setting("synth_c23", "sbi", demo, 48)
     assert {r.method for r in sbi.records if r.label == "fake"} == {"sbi"}
+    every, val2, test2 = load_setting("synth_c23", "all", demo, 48, balance_train=False)
+    assert int(every.labels.sum()) == 3 * (len(every) - int(every.labels.sum()))  # 3:1
+    assert len(val2) == len(val) and len(test2) == len(test)  # val and test stay 1:1
 
 
 def test_load_setting_rejects_unknown_setting_and_method(demo):

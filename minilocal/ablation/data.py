@@ -133,7 +133,8 @@ def _balance(records: list[FaceRecord]) -> list[FaceRecord]:
 
 def load_setting(name: str, method: str, sources: Mapping[str, Path], size: int,
                  caps: tuple[int | None, int | None, int | None] = (None, None, None),
-                 balance: bool = True) -> tuple[FaceSet, FaceSet, FaceSet]:
+                 balance: bool = True, balance_train: bool | None = None
+                 ) -> tuple[FaceSet, FaceSet, FaceSet]:
     """The (train, val, test) FaceSets of a data setting, (N, 3, size, size) uint8.
 
     Args:
@@ -145,6 +146,9 @@ def load_setting(name: str, method: str, sources: Mapping[str, Path], size: int,
             of the setting in equal parts); None: no cap.
         balance: where a source has more fakes than reals in a split (e.g. one fake
             per method of each real), keep a seed-0 subset of as many fakes as reals.
+        balance_train: the same for the train split alone (None: as ``balance``); False
+            trains on every fake (the trainer's class-balanced loss weighs the classes)
+            while val and test stay balanced.
 
     Raises:
         ValueError: on an unknown setting, or a method no fake of the setting has.
@@ -164,7 +168,8 @@ def load_setting(name: str, method: str, sources: Mapping[str, Path], size: int,
         for i, split in enumerate(per_split):
             cap = caps[i] if caps[i] is None else max(1, caps[i] // len(parts))
             rows = [r for r in records if r.split == split]
-            per_split[split].append((root, _cap(_balance(rows) if balance else rows, cap)))
+            even = balance if split != "train" or balance_train is None else balance_train
+            per_split[split].append((root, _cap(_balance(rows) if even else rows, cap)))
     if method != "all" and method not in methods:
         raise ValueError(f"setting {name!r} has no fakes of method {method!r}; it has "
                          f"{sorted(methods)}")

@@ -57,6 +57,7 @@ class Budget:
     dfdc: bool = True  # the DFDC column of Table 3
     table3_cases: tuple[int, ...] = tuple(PAPER_CASES)  # Table 3 cases on synthetic fakes
     cpu_minutes: float | None = None  # CPU time per run (the lr anneals over it); None: epochs
+    balance_train: bool = True  # as many fakes as reals in train; False: every fake
     note: str = ""  # said in every table header
 
     def describe(self) -> str:

@@ -104,11 +104,12 @@ def run_cell(cell: Cell, budget: Budget, sources: Mapping[str, Path], out: str |
     t0 = time.perf_counter()
     size = cell.size or budget.size
     cache = {} if cache is None else cache
-    ckey = (cell.data, cell.method, size, budget.max_train, budget.max_val, budget.max_test)
+    caps = (budget.max_train, budget.max_val, budget.max_test)
+    ckey = (cell.data, cell.method, size, caps, budget.balance_train)
     try:
         if ckey not in cache:
-            cache[ckey] = load_setting(cell.data, cell.method, sources, size,
-                                       (budget.max_train, budget.max_val, budget.max_test))
+            cache[ckey] = load_setting(cell.data, cell.method, sources, size, caps,
+                                       balance_train=budget.balance_train)
         train_set, val_set, test_set = cache[ckey]
     except (ValueError, FileNotFoundError) as err:
         return _skip(cell, budget, str(err))
